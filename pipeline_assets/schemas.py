@@ -153,3 +153,17 @@ def _cast(s: pd.Series, typ: str) -> pd.Series:
 def schema_markdown(kind: str) -> dict[str, str]:
     """Column -> logical type, for asset metadata."""
     return dict(TABLES[kind][0])
+
+
+def arrow_schema(kind: str):
+    """Explicit Arrow schema so empty and all-null partitions still read back as one dataset."""
+    import pyarrow as pa
+    arrow = {"str": pa.string(), "date": pa.string(), "int": pa.int64(), "Int": pa.int64(),
+             "float": pa.float64(), "bool": pa.bool_(), "ts": pa.timestamp("us", tz="UTC")}
+    return pa.schema([(c, arrow[t]) for c, t in TABLES[kind][0].items()])
+
+
+def restore_dtypes(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Canonical pandas dtypes after a parquet round trip (nullable ints and booleans)."""
+    schema, _ = TABLES[kind]
+    return pd.DataFrame({c: _cast(df[c], t) for c, t in schema.items()}, index=df.index)

@@ -1,0 +1,865 @@
+"""The `live` source: NBA CDN, stats.nba.com, The Odds API and the official injury report.
+
+Endpoints (logical names, used in errors and `Extract.endpoint`):
+
+  cdn.scheduleLeagueV2          https://cdn.nba.com/static/json/staticData/scheduleLeagueV2.json
+  cdn.todaysScoreboard          https://cdn.nba.com/static/json/liveData/scoreboard/todaysScoreboard_00.json
+  stats.leaguegamelog           https://stats.nba.com/stats/leaguegamelog   (team mode, past dates)
+  stats.boxscoretraditionalv3   https://stats.nba.com/stats/boxscoretraditionalv3
+  stats.commonteamroster        https://stats.nba.com/stats/commonteamroster
+  oddsapi.v4.odds               https://api.the-odds-api.com/v4/sports/basketball_nba/odds
+  injury_report                 rows parsed from the official PDF by an injected provider
+
+Semantics and decisions (see also each `_fetch_*`):
+
+- Everything here is "what the endpoint says now": `snapshot_ts` is `as_of` (the moment of the
+  pull) except for odds, whose rows carry the bookmaker's `last_update`, and injuries, which carry
+  the report's timestamp.  Odds stamped after `as_of` are dropped and counted in notes.
+- schedule: `tip_ts` is `gameDateTimeUTC`; `game_date` is the date part of `gameDateEst` (the
+  league's own date; it also survives games whose tip time is still TBD).  `game_type` comes from
+  the game id prefix: 001 preseason, 002 regular, 003 allstar, 004 playoff, 005 playin,
+  006 cup_final; other prefixes become "other".  Every game of the date is returned, including
+  preseason games against non-NBA teams (e.g. team id 15016, Melbourne United).
+- results: the CDN scoreboard only covers the league's current day.  When its `gameDate` is the
+  requested date, final games (gameStatus 3) are read from it, with quarter scores from `periods`;
+  otherwise the stats.nba.com team game log (Regular Season, PlayIn and Playoffs) is used: two team
+  rows per GAME_ID are paired (home = MATCHUP with "vs."), quarter scores are unknown (NA) and
+  overtime periods come from team minutes (240 + 25 per OT).  Neither endpoint publishes when a
+  game ended, so by default `final_ts = snapshot_ts = as_of` (the moment we saw it final).  With
+  `final_ts_policy="estimate"` both are instead a stable estimate clamped to `as_of`: tip +
+  GAME_DURATION + 15 min per OT (scoreboard), or 03:00 New York time the next day (game log,
+  which has no tip time) -- so re-pulling a past date does not move its labels later.
+- box_scores: one boxscoretraditionalv3 request per final game of `results`.  Only players who
+  played (minutes > 0) are kept; DNP/DND rows are dropped and counted in notes.
+- rosters: one commonteamroster request per NBA team in the day's schedule (non-NBA opponents are
+  skipped and counted).
+- odds: events are matched to the schedule's game_id by (New York date of commence_time, home
+  team id, away team id); unmatched events are dropped and counted.  One row per (event,
+  bookmaker); markets other than h2h/spreads/totals (e.g. `h2h_lay`) are ignored.
+- injuries: `parse_injury_report_rows` normalizes the rows; player ids come from the teams'
+  rosters (matched by normalized name), else a stable negative surrogate.
+
+Raw payloads: a kind answered by a single request keeps the exact response bytes; a kind that
+needs several requests keeps deterministic JSON `{request name: parsed payload}`.  The schedule,
+when only used as a lookup (odds, rosters), is kept filtered to the requested date.  The Odds API
+key never appears in errors, logs, notes or raw payloads.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from pipeline_assets.schemas import empty_frame
+from pipeline_assets.timeutil import (
+    GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
+)
+from resources.sources.base import Extract, SourceError, finish
+from resources.sources.http import HttpClient, redact_text, scrub_bytes
+
+SOURCE = "live"
+
+SCHEDULE_URL = "https://cdn.nba.com/static/json/staticData/scheduleLeagueV2.json"
+SCOREBOARD_URL = "https://cdn.nba.com/static/json/liveData/scoreboard/todaysScoreboard_00.json"
+STATS_URL = "https://stats.nba.com/stats/{endpoint}"
+ODDS_URL = "https://api.the-odds-api.com/v4/sports/basketball_nba/odds"
+
+EP_SCHEDULE = "cdn.scheduleLeagueV2"
+EP_SCOREBOARD = "cdn.todaysScoreboard"
+EP_GAMELOG = "stats.leaguegamelog"
+EP_BOX = "stats.boxscoretraditionalv3"
+EP_ROSTER = "stats.commonteamroster"
+EP_ODDS = "oddsapi.v4.odds"
+EP_INJURIES = "injury_report"
+
+ODDS_KEY_ENV = "ODDS_API_KEY"
+GAMELOG_SEASON_TYPES = ("Regular Season", "PlayIn", "Playoffs")
+FINAL_TS_POLICIES = ("as_of", "estimate")
+OT_DURATION = pd.Timedelta(minutes=15)
+# Every NBA game of a league date is over by this New York time on the next day.
+GAMELOG_FINAL_BY = dt.time(3, 0)
+
+GAME_TYPES = {"001": "preseason", "002": "regular", "003": "allstar", "004": "playoff",
+              "005": "playin", "006": "cup_final"}
+INJURY_STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available")
+_NAME_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
+
+InjuryRowsProvider = Callable[[dt.date, pd.Timestamp], tuple[list[dict], pd.Timestamp]]
+
+
+# --------------------------------------------------------------------------------- teams / names
+def _load_teams() -> dict[int, dict]:
+    from nba_api.stats.static import teams  # offline, bundled with nba_api
+
+    return {int(t["id"]): t for t in teams.get_teams()}
+
+
+NBA_TEAMS: dict[int, dict] = _load_teams()
+TEAM_TRICODE: dict[int, str] = {tid: t["abbreviation"] for tid, t in NBA_TEAMS.items()}
+
+
+def _team_key(name: str) -> str:
+    return re.sub(r"\s+", " ", str(name).replace(".", "")).strip().lower()
+
+
+_TEAM_BY_NAME: dict[str, int] = {_team_key(t["full_name"]): tid for tid, t in NBA_TEAMS.items()}
+# Names used by stats.nba.com, the injury report and sportsbooks that differ from nba_api's.
+_TEAM_BY_NAME.update({"la clippers": 1610612746, "los angeles clippers": 1610612746})
+
+
+def team_id_from_name(name: str) -> int | None:
+    """NBA team id for a full team name ("Philadelphia 76ers", "LA Clippers"), else None."""
+    return _TEAM_BY_NAME.get(_team_key(name))
+
+
+def normalize_name(name: str) -> str:
+    """Join key for player names: accents stripped, lower case, no punctuation or Jr./III."""
+    s = unicodedata.normalize("NFKD", str(name))
+    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
+    s = re.sub(r"[.'\u2019`]", "", s)
+    s = re.sub(r"[^a-z0-9]+", " ", s)
+    return " ".join(t for t in s.split() if t not in _NAME_SUFFIXES)
+
+
+def surrogate_player_id(name: str) -> int:
+    """Stable negative id for a player the source cannot identify."""
+    digest = hashlib.sha1(normalize_name(name).encode()).hexdigest()
+    return -(int(digest[:12], 16) % 10**9) - 1
+
+
+def report_name_to_first_last(name: str) -> str:
+    """'Jackson Jr., Jaren' -> 'Jaren Jackson Jr.'; names without a comma are kept."""
+    last, sep, first = str(name).partition(",")
+    if not sep:
+        return " ".join(str(name).split())
+    return " ".join(f"{first.strip()} {last.strip()}".split())
+
+
+def season_from_game_id(game_id: str) -> str:
+    """'0022400001' -> '2024-25'."""
+    yy = int(game_id[3:5])
+    start = 2000 + yy if yy < 90 else 1900 + yy
+    return f"{start}-{(start + 1) % 100:02d}"
+
+
+def game_type_from_id(game_id: str) -> str:
+    return GAME_TYPES.get(game_id[:3], "other")
+
+
+def parse_minutes(value: str) -> float:
+    """'PT34M12.00S' / '34:12' / '' -> minutes as a float ('' is 0: did not play)."""
+    s = str(value).strip()
+    if not s:
+        return 0.0
+    m = re.fullmatch(r"PT(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?", s)
+    if m and (m.group(1) or m.group(2)):
+        return int(m.group(1) or 0) + float(m.group(2) or 0) / 60.0
+    m = re.fullmatch(r"(\d+):(\d{1,2}(?:\.\d+)?)", s)
+    if m:
+        return int(m.group(1)) + float(m.group(2)) / 60.0
+    m = re.fullmatch(r"\d+(?:\.\d+)?", s)
+    if m:
+        return float(s)
+    raise ValueError(f"unrecognized minutes {value!r}")
+
+
+# ------------------------------------------------------------------------------ typed JSON access
+_MISSING = object()
+
+
+class _Doc:
+    """Typed access into one payload; errors name the endpoint and field path and carry raw."""
+
+    def __init__(self, endpoint: str, raw: bytes | None):
+        self.endpoint, self.raw = endpoint, raw
+
+    def error(self, path: str, message: str) -> SourceError:
+        return SourceError(SOURCE, self.endpoint, message, field=path or "<root>", raw=self.raw)
+
+    def check(self, value: Any, path: str, typ: str) -> Any:
+        ok = {
+            "str": lambda v: isinstance(v, str),
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "num": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            "list": lambda v: isinstance(v, list),
+            "dict": lambda v: isinstance(v, dict),
+            "any": lambda v: True,
+        }[typ.rstrip("?")]
+        if value is None and typ.endswith("?"):
+            return None
+        if value is None or not ok(value):
+            raise self.error(path, f"expected {typ.rstrip('?')}, got {type(value).__name__} "
+                                   f"{_short(value)}")
+        return value
+
+    def get(self, obj: dict, key: str, path: str, typ: str) -> Any:
+        where = f"{path}.{key}" if path else key
+        value = obj.get(key, _MISSING) if isinstance(obj, dict) else _MISSING
+        if value is _MISSING:
+            if typ.endswith("?"):
+                return None
+            raise self.error(where, "is missing")
+        return self.check(value, where, typ)
+
+    def ts(self, obj: dict, key: str, path: str) -> pd.Timestamp:
+        value = self.get(obj, key, path, "str")
+        try:
+            return utc(pd.Timestamp(value))
+        except (ValueError, TypeError):
+            raise self.error(f"{path}.{key}" if path else key,
+                             f"is not a timestamp: {_short(value)}") from None
+
+    def result_set(self, payload: Any, name: str, required: dict[str, str]) -> list[dict]:
+        """stats.nba.com `resultSets` table `name` as dicts; `required` maps header -> type.
+
+        Each dict carries its field path prefix under the key '__path__'.
+        """
+        self.check(payload, "", "dict")
+        sets = self.get(payload, "resultSets", "", "list")
+        idx = None
+        for i, rs in enumerate(sets):
+            self.check(rs, f"resultSets[{i}]", "dict")
+            if rs.get("name") == name:
+                idx = i
+                break
+        if idx is None:
+            raise self.error("resultSets", f"has no result set named {name!r}")
+        base = f"resultSets[{idx}]"
+        headers = self.get(sets[idx], "headers", base, "list")
+        for j, h in enumerate(headers):
+            self.check(h, f"{base}.headers[{j}]", "str")
+        for h in required:
+            if h not in headers:
+                raise self.error(f"{base}.headers", f"lacks column {h!r}")
+        rows = self.get(sets[idx], "rowSet", base, "list")
+        out = []
+        for r, row in enumerate(rows):
+            path = f"{base}.rowSet[{r}]"
+            self.check(row, path, "list")
+            if len(row) != len(headers):
+                raise self.error(path, f"has {len(row)} values for {len(headers)} headers")
+            rec = dict(zip(headers, row))
+            for h, typ in required.items():
+                self.check(rec[h], f"{path}.{h}", typ)
+            rec["__path__"] = path
+            out.append(rec)
+        return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# ------------------------------------------------------------------------------- injury rows
+_INJURY_FIELDS = ("Game Date", "Game Time", "Matchup", "Team", "Player Name", "Current Status",
+                  "Reason")
+_CARRIED = ("Game Date", "Game Time", "Matchup", "Team")
+
+
+def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
+                             roster: pd.DataFrame | None = None,
+                             endpoint: str = EP_INJURIES, raw: bytes | None = None,
+                             notes: dict | None = None) -> pd.DataFrame:
+    """Normalize rows parsed from the official injury report PDF into the INJURIES table.
+
+    Each row has "Game Date" (MM/DD/YYYY), "Game Time", "Matchup" (AWAY@HOME), "Team" (full
+    name), "Player Name" ("Last, First"), "Current Status" and "Reason".  Blank "Game Date",
+    "Game Time", "Matchup" and "Team" cells are carried down from the row above (the PDF prints
+    them once per game/team).  Rows without a player (e.g. "NOT YET SUBMITTED") are skipped and
+    counted in `notes["rows_without_player"]`.
+
+    `roster` (columns team_id, player_id, player_name) supplies NBA person ids, matched by team
+    and normalized name, then by normalized name alone when that is unambiguous; other players
+    get `surrogate_player_id`.  `snapshot_ts` is `report_ts`.  A missing or mistyped field raises
+    SourceError naming `rows[i].<field>`.
+    """
+    doc = _Doc(endpoint, raw if raw is not None else _json_bytes(rows))
+    notes = notes if notes is not None else {}
+    try:
+        snap = utc(report_ts)
+    except (ValueError, TypeError):
+        raise doc.error("report_ts", f"is not a timestamp: {_short(report_ts)}") from None
+    doc.check(rows, "rows", "list")
+
+    by_team: dict[tuple[int, str], int] = {}
+    by_name: dict[str, set[int]] = {}
+    if roster is not None and len(roster):
+        for tid, pid, pname in zip(roster["team_id"], roster["player_id"], roster["player_name"]):
+            key = normalize_name(pname)
+            by_team[(int(tid), key)] = int(pid)
+            by_name.setdefault(key, set()).add(int(pid))
+
+    out, carried = [], dict.fromkeys(_CARRIED, "")
+    skipped = surrogates = 0
+    for i, row in enumerate(rows):
+        path = f"rows[{i}]"
+        doc.check(row, path, "dict")
+        vals = {k: doc.get(row, k, path, "str").strip() for k in _INJURY_FIELDS}
+        for k in _CARRIED:
+            if vals[k]:
+                carried[k] = vals[k]
+            else:
+                vals[k] = carried[k]
+        if not vals["Player Name"]:
+            skipped += 1
+            continue
+        try:
+            game_date = dt.datetime.strptime(vals["Game Date"], "%m/%d/%Y").date()
+        except ValueError:
+            raise doc.error(f"{path}.Game Date",
+                            f"is not MM/DD/YYYY: {_short(vals['Game Date'])}") from None
+        team_id = team_id_from_name(vals["Team"])
+        if team_id is None:
+            raise doc.error(f"{path}.Team", f"is not an NBA team name: {_short(vals['Team'])}")
+        status = vals["Current Status"].title()
+        if status not in INJURY_STATUSES:
+            raise doc.error(f"{path}.Current Status",
+                            f"is not one of {', '.join(INJURY_STATUSES)}: "
+                            f"{_short(vals['Current Status'])}")
+        name = report_name_to_first_last(vals["Player Name"])
+        key = normalize_name(name)
+        pid = by_team.get((team_id, key))
+        if pid is None and len(by_name.get(key, ())) == 1:
+            pid = next(iter(by_name[key]))
+        if pid is None:
+            pid = surrogate_player_id(name)
+            surrogates += 1
+        out.append({"game_date": game_date.isoformat(), "team_id": team_id,
+                    "team": TEAM_TRICODE[team_id], "player_id": pid, "player_name": name,
+                    "status": status, "reason": vals["Reason"], "snapshot_ts": snap})
+    notes["rows_without_player"] = notes.get("rows_without_player", 0) + skipped
+    notes["surrogate_player_ids"] = notes.get("surrogate_player_ids", 0) + surrogates
+    if not out:
+        return empty_frame("injuries")
+    return pd.DataFrame(out)
+
+
+def _no_injury_provider(game_date: dt.date, as_of: pd.Timestamp):
+    raise SourceError(SOURCE, EP_INJURIES,
+                      "no injury_rows_provider is configured: the official injury report is a "
+                      "PDF; pass LiveSource(injury_rows_provider=callable(game_date, as_of) -> "
+                      "(rows, report_ts))")
+
+
+# ------------------------------------------------------------------------------- the source
+class LiveSource:
+    """Source backed by the public NBA endpoints, The Odds API and the injury report."""
+
+    name = "live"
+
+    def __init__(self, http: HttpClient | None = None, odds_api_key: str | None = None,
+                 injury_rows_provider: InjuryRowsProvider | None = None, *,
+                 odds_regions: str = "us", final_ts_policy: str = "as_of",
+                 schedule_ttl: float = 300.0):
+        if final_ts_policy not in FINAL_TS_POLICIES:
+            raise ValueError(f"final_ts_policy must be one of {FINAL_TS_POLICIES}")
+        self.http = http or HttpClient()
+        self._odds_api_key = odds_api_key
+        self.injury_rows_provider = injury_rows_provider or _no_injury_provider
+        self.odds_regions = odds_regions
+        self.final_ts_policy = final_ts_policy
+        # The season schedule is several MB and every snapshot run asks for it at least twice
+        # (once for the as-of default, once for odds/rosters): reuse it for `schedule_ttl` s.
+        self.schedule_ttl = schedule_ttl
+        self._schedule_cache: tuple[float, Any, bytes] | None = None
+        if odds_api_key:
+            self.http.add_secret(odds_api_key)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"LiveSource(http={self.http!r}, odds_api_key={'set' if self._odds_api_key else None})"
+
+    def fetch(self, kind: str, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
+        handler = {
+            "schedule": self._fetch_schedule, "results": self._fetch_results,
+            "box_scores": self._fetch_box_scores, "rosters": self._fetch_rosters,
+            "odds": self._fetch_odds, "injuries": self._fetch_injuries,
+        }.get(kind)
+        if handler is None:
+            raise ValueError(f"unknown kind {kind!r}")
+        return handler(to_date(game_date), utc(as_of))
+
+    # ---------------------------------------------------------------- schedule
+    def _schedule_payload(self) -> tuple[Any, bytes]:
+        now = self.http.clock()
+        if self._schedule_cache is not None and now - self._schedule_cache[0] < self.schedule_ttl:
+            return self._schedule_cache[1], self._schedule_cache[2]
+        payload, raw = self.http.get_json(SCHEDULE_URL, endpoint=EP_SCHEDULE)
+        if self.schedule_ttl > 0:
+            self._schedule_cache = (now, payload, raw)
+        return payload, raw
+
+    @staticmethod
+    def parse_schedule(payload: Any, raw: bytes, game_date: dt.date,
+                       as_of: pd.Timestamp, notes: dict | None = None) -> pd.DataFrame:
+        """SCHEDULE rows of `game_date` from a scheduleLeagueV2 payload."""
+        doc = _Doc(EP_SCHEDULE, raw)
+        notes = notes if notes is not None else {}
+        doc.check(payload, "", "dict")
+        ls = doc.get(payload, "leagueSchedule", "", "dict")
+        season = doc.get(ls, "seasonYear", "leagueSchedule", "str")
+        dates = doc.get(ls, "gameDates", "leagueSchedule", "list")
+        rows, tbd = [], 0
+        for i, gd in enumerate(dates):
+            gpath = f"leagueSchedule.gameDates[{i}]"
+            doc.check(gd, gpath, "dict")
+            for j, g in enumerate(doc.get(gd, "games", gpath, "list")):
+                path = f"{gpath}.games[{j}]"
+                doc.check(g, path, "dict")
+                game_id = doc.get(g, "gameId", path, "str")
+                est = doc.get(g, "gameDateEst", path, "str")
+                try:
+                    gdate = dt.date.fromisoformat(est[:10])
+                except ValueError:
+                    raise doc.error(f"{path}.gameDateEst", f"is not a date: {_short(est)}") from None
+                if gdate != game_date:
+                    continue
+                tip = doc.ts(g, "gameDateTimeUTC", path)
+                if league_date(tip) != gdate:
+                    tbd += 1  # tip time not announced yet: the timestamp is a date placeholder
+                teams = {}
+                for side in ("homeTeam", "awayTeam"):
+                    t = doc.get(g, side, path, "dict")
+                    teams[side] = (doc.get(t, "teamId", f"{path}.{side}", "int"),
+                                   doc.get(t, "teamTricode", f"{path}.{side}", "str"))
+                rows.append({
+                    "game_id": game_id, "season": season, "game_date": gdate.isoformat(),
+                    "tip_ts": tip, "home_team_id": teams["homeTeam"][0],
+                    "away_team_id": teams["awayTeam"][0], "home_team": teams["homeTeam"][1],
+                    "away_team": teams["awayTeam"][1], "game_type": game_type_from_id(game_id),
+                    "snapshot_ts": as_of,
+                })
+        notes["games"] = len(rows)
+        if tbd:
+            notes["tip_time_tbd"] = tbd
+        return pd.DataFrame(rows) if rows else empty_frame("schedule")
+
+    def _schedule_table(self, game_date, as_of, notes=None) -> tuple[pd.DataFrame, Any, bytes]:
+        payload, raw = self._schedule_payload()
+        return self.parse_schedule(payload, raw, game_date, as_of, notes), payload, raw
+
+    @staticmethod
+    def _schedule_excerpt(payload: dict, game_date: dt.date) -> dict:
+        """The schedule payload cut down to the requested date (kept as raw by lookup kinds)."""
+        ls = payload.get("leagueSchedule", {})
+        keep = [gd for gd in ls.get("gameDates", [])
+                if any(str(g.get("gameDateEst", ""))[:10] == game_date.isoformat()
+                       for g in gd.get("games", []) if isinstance(g, dict))]
+        return {"meta": payload.get("meta"),
+                "leagueSchedule": {"seasonYear": ls.get("seasonYear"), "gameDates": keep}}
+
+    def _fetch_schedule(self, game_date, as_of) -> Extract:
+        notes: dict = {}
+        df, _, raw = self._schedule_table(game_date, as_of, notes)
+        return finish("schedule", df, as_of, source=SOURCE, endpoint=EP_SCHEDULE, raw=raw,
+                      notes=notes)
+
+    # ----------------------------------------------------------------- results
+    def _results(self, game_date, as_of, notes) -> tuple[pd.DataFrame, dict[str, Any], str]:
+        """(results frame, {request name: (payload, raw)}, endpoint used)."""
+        payload, raw = self.http.get_json(SCOREBOARD_URL, endpoint=EP_SCOREBOARD)
+        doc = _Doc(EP_SCOREBOARD, raw)
+        doc.check(payload, "", "dict")
+        sb = doc.get(payload, "scoreboard", "", "dict")
+        sb_date = doc.get(sb, "gameDate", "scoreboard", "str")
+        if sb_date == game_date.isoformat():
+            notes["results_endpoint"] = EP_SCOREBOARD
+            df = self.parse_scoreboard(payload, raw, game_date, as_of, notes,
+                                       final_ts_policy=self.final_ts_policy)
+            return df, {EP_SCOREBOARD: (payload, raw)}, EP_SCOREBOARD
+        notes["results_endpoint"] = EP_GAMELOG
+        notes["scoreboard_date"] = sb_date
+        requests_made: dict[str, Any] = {}
+        frames = []
+        for st in GAMELOG_SEASON_TYPES:
+            params = {"Counter": 0, "DateFrom": game_date.strftime("%m/%d/%Y"),
+                      "DateTo": game_date.strftime("%m/%d/%Y"), "Direction": "ASC",
+                      "LeagueID": "00", "PlayerOrTeam": "T", "Season": season_of(game_date),
+                      "SeasonType": st, "Sorter": "DATE"}
+            p, r = self.http.get_json(STATS_URL.format(endpoint="leaguegamelog"), params,
+                                      endpoint=EP_GAMELOG)
+            requests_made[f"{EP_GAMELOG}[{st}]"] = (p, r)
+            frames.append(self.parse_league_game_log(p, r, game_date, as_of, notes,
+                                                     final_ts_policy=self.final_ts_policy))
+        frames = [f for f in frames if len(f)]
+        df = pd.concat(frames, ignore_index=True) if frames else empty_frame("results")
+        return df, requests_made, EP_GAMELOG
+
+    @staticmethod
+    def parse_scoreboard(payload: Any, raw: bytes, game_date: dt.date, as_of: pd.Timestamp,
+                         notes: dict | None = None, *, final_ts_policy: str = "as_of"
+                         ) -> pd.DataFrame:
+        """RESULTS rows for the final games (gameStatus 3) of a todaysScoreboard payload."""
+        doc = _Doc(EP_SCOREBOARD, raw)
+        notes = notes if notes is not None else {}
+        doc.check(payload, "", "dict")
+        sb = doc.get(payload, "scoreboard", "", "dict")
+        sb_date = doc.get(sb, "gameDate", "scoreboard", "str")
+        games = doc.get(sb, "games", "scoreboard", "list")
+        rows, not_final = [], 0
+        if sb_date != game_date.isoformat():
+            games = []
+        for i, g in enumerate(games):
+            path = f"scoreboard.games[{i}]"
+            doc.check(g, path, "dict")
+            game_id = doc.get(g, "gameId", path, "str")
+            if doc.get(g, "gameStatus", path, "int") != 3:
+                not_final += 1
+                continue
+            reg = doc.get(g, "regulationPeriods", path, "int?") or 4
+            row = {"game_id": game_id, "season": season_from_game_id(game_id),
+                   "game_date": sb_date}
+            ot_counts = []
+            for side, prefix in (("homeTeam", "home"), ("awayTeam", "away")):
+                tpath = f"{path}.{side}"
+                t = doc.get(g, side, path, "dict")
+                row[f"{prefix}_team_id"] = doc.get(t, "teamId", tpath, "int")
+                row[f"{prefix}_pts"] = doc.get(t, "score", tpath, "int")
+                quarters = {q: pd.NA for q in range(1, reg + 1)}
+                ot, n_ot = 0, 0
+                for k, per in enumerate(doc.get(t, "periods", tpath, "list")):
+                    ppath = f"{tpath}.periods[{k}]"
+                    doc.check(per, ppath, "dict")
+                    num = doc.get(per, "period", ppath, "int")
+                    score = doc.get(per, "score", ppath, "int")
+                    if num <= reg:
+                        quarters[num] = score
+                    else:
+                        ot += score
+                        n_ot += 1
+                for q in range(1, 5):
+                    row[f"{prefix}_q{q}"] = quarters.get(q, pd.NA)
+                row[f"{prefix}_ot"] = ot
+                ot_counts.append(n_ot)
+            row["overtime_periods"] = max(ot_counts)
+            final = as_of
+            if final_ts_policy == "estimate":
+                tip = doc.ts(g, "gameTimeUTC", path)
+                final = min(as_of, tip + GAME_DURATION + OT_DURATION * max(ot_counts))
+            row["final_ts"] = row["snapshot_ts"] = final
+            rows.append(row)
+        notes["games_not_final"] = notes.get("games_not_final", 0) + not_final
+        return pd.DataFrame(rows) if rows else empty_frame("results")
+
+    @staticmethod
+    def parse_league_game_log(payload: Any, raw: bytes, game_date: dt.date | None,
+                              as_of: pd.Timestamp, notes: dict | None = None, *,
+                              final_ts_policy: str = "as_of") -> pd.DataFrame:
+        """RESULTS rows from a stats.nba.com leaguegamelog (team mode) payload.
+
+        Two team rows per GAME_ID make one game (home = MATCHUP with "vs.").  OT periods come
+        from team minutes: 240 regulation + 25 per overtime.  Quarter scores are unknown.
+        Games missing one of their two rows are dropped and counted in notes.
+        """
+        doc = _Doc(EP_GAMELOG, raw)
+        notes = notes if notes is not None else {}
+        recs = doc.result_set(payload, "LeagueGameLog", {
+            "TEAM_ID": "int", "GAME_ID": "str", "GAME_DATE": "str", "MATCHUP": "str",
+            "MIN": "num?", "PTS": "int"})
+        games: dict[str, dict[str, dict]] = {}
+        for rec in recs:
+            try:
+                gdate = dt.date.fromisoformat(rec["GAME_DATE"][:10])
+            except ValueError:
+                raise doc.error(f"{rec['__path__']}.GAME_DATE",
+                                f"is not a date: {_short(rec['GAME_DATE'])}") from None
+            if game_date is not None and gdate != game_date:
+                continue
+            rec["__date__"] = gdate
+            if " vs. " in rec["MATCHUP"]:
+                side = "home"
+            elif " @ " in rec["MATCHUP"]:
+                side = "away"
+            else:
+                raise doc.error(f"{rec['__path__']}.MATCHUP",
+                                f"is neither 'X vs. Y' nor 'X @ Y': {_short(rec['MATCHUP'])}")
+            slot = games.setdefault(rec["GAME_ID"], {})
+            if side in slot:
+                raise doc.error(f"{rec['__path__']}.MATCHUP",
+                                f"second {side} row for GAME_ID {rec['GAME_ID']}")
+            slot[side] = rec
+        rows, unpaired = [], 0
+        for game_id in sorted(games):
+            g = games[game_id]
+            if set(g) != {"home", "away"}:
+                unpaired += 1
+                continue
+            h, a = g["home"], g["away"]
+            minutes = h["MIN"] if h["MIN"] is not None else a["MIN"]
+            n_ot = pd.NA if minutes is None else max(0, round((float(minutes) - 240) / 25))
+            final = as_of
+            if final_ts_policy == "estimate":
+                final = min(as_of, local_ts(h["__date__"] + dt.timedelta(days=1), GAMELOG_FINAL_BY))
+            rows.append({
+                "game_id": game_id, "season": season_from_game_id(game_id),
+                "game_date": h["__date__"].isoformat(), "home_team_id": h["TEAM_ID"],
+                "away_team_id": a["TEAM_ID"], "home_pts": h["PTS"], "away_pts": a["PTS"],
+                **{f"{s}_{p}": pd.NA for s in ("home", "away")
+                   for p in ("q1", "q2", "q3", "q4", "ot")},
+                "overtime_periods": n_ot, "final_ts": final, "snapshot_ts": final,
+            })
+        notes["unpaired_game_log_games"] = notes.get("unpaired_game_log_games", 0) + unpaired
+        return pd.DataFrame(rows) if rows else empty_frame("results")
+
+    def _fetch_results(self, game_date, as_of) -> Extract:
+        notes: dict = {}
+        df, made, endpoint = self._results(game_date, as_of, notes)
+        raw = made[EP_SCOREBOARD][1] if endpoint == EP_SCOREBOARD else \
+            _json_bytes({k: p for k, (p, _) in made.items()})
+        notes["games"] = len(df)
+        return finish("results", df, as_of, source=SOURCE, endpoint=endpoint, raw=raw, notes=notes)
+
+    # -------------------------------------------------------------- box scores
+    @staticmethod
+    def parse_box_score(payload: Any, raw: bytes, game_id: str, game_date: str,
+                        as_of: pd.Timestamp, notes: dict | None = None) -> pd.DataFrame:
+        """BOX_SCORES rows of one boxscoretraditionalv3 payload (players with minutes > 0)."""
+        doc = _Doc(EP_BOX, raw)
+        notes = notes if notes is not None else {}
+        doc.check(payload, "", "dict")
+        box = doc.get(payload, "boxScoreTraditional", "", "dict")
+        got = doc.get(box, "gameId", "boxScoreTraditional", "str")
+        if got != game_id:
+            raise doc.error("boxScoreTraditional.gameId", f"is {got!r}, requested {game_id!r}")
+        rows, dnp = [], 0
+        for side in ("homeTeam", "awayTeam"):
+            tpath = f"boxScoreTraditional.{side}"
+            team = doc.get(box, side, "boxScoreTraditional", "dict")
+            team_id = doc.get(team, "teamId", tpath, "int")
+            for k, p in enumerate(doc.get(team, "players", tpath, "list")):
+                path = f"{tpath}.players[{k}]"
+                doc.check(p, path, "dict")
+                st = doc.get(p, "statistics", path, "dict")
+                spath = f"{path}.statistics"
+                raw_min = doc.get(st, "minutes", spath, "str?") or ""
+                try:
+                    minutes = parse_minutes(raw_min)
+                except ValueError as exc:
+                    raise doc.error(f"{spath}.minutes", str(exc)) from None
+                if minutes <= 0:
+                    dnp += 1
+                    continue
+                first = doc.get(p, "firstName", path, "str")
+                last = doc.get(p, "familyName", path, "str")
+                rows.append({
+                    "game_id": game_id, "game_date": game_date, "team_id": team_id,
+                    "player_id": doc.get(p, "personId", path, "int"),
+                    "player_name": f"{first} {last}".strip(), "minutes": minutes,
+                    "pts": doc.get(st, "points", spath, "int"),
+                    "fga": doc.get(st, "fieldGoalsAttempted", spath, "int"),
+                    "fta": doc.get(st, "freeThrowsAttempted", spath, "int"),
+                    "oreb": doc.get(st, "reboundsOffensive", spath, "int"),
+                    "tov": doc.get(st, "turnovers", spath, "int"),
+                    "starter": doc.get(p, "position", path, "str").strip() != "",
+                    "snapshot_ts": as_of,
+                })
+        notes["dnp_rows_dropped"] = notes.get("dnp_rows_dropped", 0) + dnp
+        return pd.DataFrame(rows) if rows else empty_frame("box_scores")
+
+    def _fetch_box_scores(self, game_date, as_of) -> Extract:
+        notes: dict = {}
+        results, made, _ = self._results(game_date, as_of, notes)
+        results = results[results["final_ts"] <= as_of] if len(results) else results
+        kept = {k: p for k, (p, _) in made.items()}
+        frames = []
+        for game_id, gdate in sorted(zip(results["game_id"], results["game_date"])):
+            params = {"EndPeriod": "0", "EndRange": "0", "GameID": game_id, "RangeType": "0",
+                      "StartPeriod": "0", "StartRange": "0"}
+            p, r = self.http.get_json(STATS_URL.format(endpoint="boxscoretraditionalv3"),
+                                      params, endpoint=EP_BOX)
+            kept[f"{EP_BOX}[{game_id}]"] = p
+            frames.append(self.parse_box_score(p, r, game_id, gdate, as_of, notes))
+        frames = [f for f in frames if len(f)]
+        df = pd.concat(frames, ignore_index=True) if frames else empty_frame("box_scores")
+        notes["games"] = len(results)
+        return finish("box_scores", df, as_of, source=SOURCE, endpoint=EP_BOX,
+                      raw=_json_bytes(kept), notes=notes)
+
+    # ----------------------------------------------------------------- rosters
+    @staticmethod
+    def parse_roster(payload: Any, raw: bytes, team_id: int, as_of: pd.Timestamp) -> pd.DataFrame:
+        """ROSTERS rows of one commonteamroster payload."""
+        doc = _Doc(EP_ROSTER, raw)
+        recs = doc.result_set(payload, "CommonTeamRoster", {
+            "TeamID": "int", "PLAYER_ID": "int", "PLAYER": "str", "POSITION": "str?"})
+        rows = []
+        for rec in recs:
+            if rec["TeamID"] != team_id:
+                raise doc.error(f"{rec['__path__']}.TeamID",
+                                f"is {rec['TeamID']}, requested team {team_id}")
+            rows.append({"team_id": team_id, "team": TEAM_TRICODE.get(team_id, str(team_id)),
+                         "player_id": rec["PLAYER_ID"], "player_name": rec["PLAYER"],
+                         "position": rec["POSITION"] or "", "snapshot_ts": as_of})
+        return pd.DataFrame(rows) if rows else empty_frame("rosters")
+
+    def _rosters(self, team_ids, season: str, as_of, notes) -> tuple[pd.DataFrame, dict]:
+        kept, frames, skipped = {}, [], 0
+        for tid in sorted(set(int(t) for t in team_ids)):
+            if tid not in NBA_TEAMS:
+                skipped += 1
+                continue
+            params = {"LeagueID": "00", "Season": season, "TeamID": tid}
+            p, r = self.http.get_json(STATS_URL.format(endpoint="commonteamroster"), params,
+                                      endpoint=EP_ROSTER)
+            kept[f"{EP_ROSTER}[{tid}]"] = p
+            frames.append(self.parse_roster(p, r, tid, as_of))
+        if skipped:
+            notes["non_nba_teams_skipped"] = skipped
+        frames = [f for f in frames if len(f)]
+        return (pd.concat(frames, ignore_index=True) if frames else empty_frame("rosters")), kept
+
+    def _fetch_rosters(self, game_date, as_of) -> Extract:
+        notes: dict = {}
+        sched, payload, _ = self._schedule_table(game_date, as_of)
+        season = str(sched["season"].iloc[0]) if len(sched) else season_of(game_date)
+        teams = list(sched["home_team_id"]) + list(sched["away_team_id"])
+        df, kept = self._rosters(teams, season, as_of, notes)
+        kept[f"{EP_SCHEDULE}[{game_date.isoformat()}]"] = self._schedule_excerpt(payload, game_date)
+        notes["teams"] = int(df["team_id"].nunique()) if len(df) else 0
+        return finish("rosters", df, as_of, source=SOURCE, endpoint=EP_ROSTER,
+                      raw=_json_bytes(kept), notes=notes)
+
+    # -------------------------------------------------------------------- odds
+    def _odds_key(self) -> str:
+        key = self._odds_api_key or os.environ.get(ODDS_KEY_ENV, "").strip()
+        if not key:
+            raise SourceError(SOURCE, EP_ODDS, f"no Odds API key: set the {ODDS_KEY_ENV} "
+                                               "environment variable or pass odds_api_key")
+        self.http.add_secret(key)
+        return key
+
+    @staticmethod
+    def parse_odds(payload: Any, raw: bytes, schedule: pd.DataFrame, game_date: dt.date,
+                   as_of: pd.Timestamp, notes: dict | None = None) -> pd.DataFrame:
+        """ODDS rows (one per event and bookmaker) for the schedule's games of `game_date`."""
+        doc = _Doc(EP_ODDS, raw)
+        notes = notes if notes is not None else {}
+        games = {(int(h), int(a)): gid for gid, h, a in
+                 zip(schedule["game_id"], schedule["home_team_id"], schedule["away_team_id"])}
+        doc.check(payload, "", "list")
+        rows = []
+        other_dates = unmatched = after = 0
+        ignored: set[str] = set()
+        for i, ev in enumerate(payload):
+            path = f"[{i}]"
+            doc.check(ev, path, "dict")
+            commence = doc.ts(ev, "commence_time", path)
+            home = doc.get(ev, "home_team", path, "str")
+            away = doc.get(ev, "away_team", path, "str")
+            books = doc.get(ev, "bookmakers", path, "list")
+            if league_date(commence) != game_date:
+                other_dates += 1
+                continue
+            hid, aid = team_id_from_name(home), team_id_from_name(away)
+            game_id = games.get((hid, aid))
+            if game_id is None:
+                unmatched += 1
+                continue
+            for b, bk in enumerate(books):
+                bpath = f"{path}.bookmakers[{b}]"
+                doc.check(bk, bpath, "dict")
+                book = doc.get(bk, "key", bpath, "str")
+                snap = doc.ts(bk, "last_update", bpath)
+                row = {"game_id": game_id, "bookmaker": book, "home_ml": float("nan"),
+                       "away_ml": float("nan"), "home_spread": float("nan"),
+                       "total": float("nan"), "snapshot_ts": snap}
+                found = False
+                for m, mk in enumerate(doc.get(bk, "markets", bpath, "list")):
+                    mpath = f"{bpath}.markets[{m}]"
+                    doc.check(mk, mpath, "dict")
+                    mkey = doc.get(mk, "key", mpath, "str")
+                    if mkey not in ("h2h", "spreads", "totals"):
+                        ignored.add(mkey)
+                        continue
+                    for o, oc in enumerate(doc.get(mk, "outcomes", mpath, "list")):
+                        opath = f"{mpath}.outcomes[{o}]"
+                        doc.check(oc, opath, "dict")
+                        oname = doc.get(oc, "name", opath, "str")
+                        price = doc.get(oc, "price", opath, "num")
+                        if mkey == "h2h" and oname == home:
+                            row["home_ml"], found = float(price), True
+                        elif mkey == "h2h" and oname == away:
+                            row["away_ml"], found = float(price), True
+                        elif mkey == "spreads" and oname == home:
+                            row["home_spread"] = float(doc.get(oc, "point", opath, "num"))
+                            found = True
+                        elif mkey == "totals" and oname == "Over":
+                            row["total"] = float(doc.get(oc, "point", opath, "num"))
+                            found = True
+                if not found:
+                    continue
+                if snap > as_of:
+                    after += 1
+                    continue
+                rows.append(row)
+        notes.update({"events": len(payload), "events_other_dates": other_dates,
+                      "unmatched_events": unmatched, "rows_after_as_of": after,
+                      "ignored_markets": sorted(ignored)})
+        return pd.DataFrame(rows) if rows else empty_frame("odds")
+
+    def _fetch_odds(self, game_date, as_of) -> Extract:
+        key = self._odds_key()
+        notes: dict = {}
+        sched, sched_payload, _ = self._schedule_table(game_date, as_of)
+        day_start = pd.Timestamp(dt.datetime.combine(game_date, dt.time(0), tzinfo=LEAGUE_TZ))
+        params = {
+            "apiKey": key, "regions": self.odds_regions, "markets": "h2h,spreads,totals",
+            "oddsFormat": "american", "dateFormat": "iso",
+            "commenceTimeFrom": day_start.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "commenceTimeTo": (day_start + pd.Timedelta(days=1)).tz_convert("UTC")
+            .strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        payload, raw = self.http.get_json(ODDS_URL, params, endpoint=EP_ODDS)
+        secrets = self.http.secrets
+        raw = scrub_bytes(raw, secrets)  # in case the server ever echoes the key
+        df = self.parse_odds(payload, raw, sched, game_date, as_of, notes)
+        kept = {EP_ODDS: json.loads(raw),
+                f"{EP_SCHEDULE}[{game_date.isoformat()}]":
+                    self._schedule_excerpt(sched_payload, game_date)}
+        notes = json.loads(redact_text(json.dumps(notes), secrets))
+        return finish("odds", df, as_of, source=SOURCE, endpoint=EP_ODDS, raw=_json_bytes(kept),
+                      notes=notes)
+
+    # ---------------------------------------------------------------- injuries
+    def _fetch_injuries(self, game_date, as_of) -> Extract:
+        try:
+            result = self.injury_rows_provider(game_date, as_of)
+        except SourceError:
+            raise
+        except Exception as exc:  # the provider is user code: report it as a source failure
+            raise SourceError(SOURCE, EP_INJURIES,
+                              f"injury rows provider failed: {type(exc).__name__}: {exc}") from exc
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise SourceError(SOURCE, EP_INJURIES,
+                              "injury rows provider must return (rows, report_ts)")
+        rows, report_ts = result
+        report_raw = _json_bytes({"report_ts": str(report_ts), "rows": rows})
+        doc = _Doc(EP_INJURIES, report_raw)
+        doc.check(rows, "rows", "list")
+        notes: dict = {}
+        # First pass without a roster, to learn the day's teams and validate every row.
+        prelim = parse_injury_report_rows(rows, report_ts, raw=report_raw, notes={})
+        day = prelim[prelim["game_date"] == game_date.isoformat()]
+        notes["rows_other_dates"] = int(len(prelim) - len(day))
+        kept: dict[str, Any] = {EP_INJURIES: {"report_ts": str(report_ts), "rows": rows}}
+        roster = None
+        if len(day):
+            roster, roster_raw = self._rosters(day["team_id"].unique(), season_of(game_date),
+                                               as_of, notes)
+            kept.update(roster_raw)
+        df = parse_injury_report_rows(rows, report_ts, roster=roster, raw=report_raw, notes=notes)
+        df = df[df["game_date"] == game_date.isoformat()]
+        notes["surrogate_player_ids"] = int((df["player_id"] < 0).sum())
+        return finish("injuries", df, as_of, source=SOURCE, endpoint=EP_INJURIES,
+                      raw=_json_bytes(kept), notes=notes)

@@ -1,0 +1,65 @@
+"""Run folders are atomic, addressable and never silently overwritten; rewrites are idempotent."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resources import storage
+
+
+def test_identical_rewrite_is_noop_and_different_content_refused(tmp_path):
+    base = tmp_path / "odds" / "2026-01-01"
+    first = storage.write_run_folder(base, "20260101T150000Z", {"a.bin": b"x"})
+    again = storage.write_run_folder(base, "20260101T150000Z", {"a.bin": b"x"})
+    assert first.created and not again.created
+    with pytest.raises(storage.RunExistsError, match="never overwritten"):
+        storage.write_run_folder(base, "20260101T150000Z", {"a.bin": b"y"})
+    assert (base / "run=20260101T150000Z" / "a.bin").read_bytes() == b"x"
+
+
+def test_latest_follows_newest_and_pin_overrides(tmp_path):
+    base = tmp_path / "k" / "d"
+    storage.write_run_folder(base, "20260101T150000Z", {"f": b"1"})
+    storage.write_run_folder(base, "20260101T200000Z", {"f": b"2"})
+    storage.write_run_folder(base, "20260101T170000Z", {"f": b"3"})  # late re-run of an older as-of
+    assert storage.resolve_run(base).name == "run=20260101T200000Z"
+    storage.pin_run(base, "20260101T150000Z")
+    assert storage.resolve_run(base).name == "run=20260101T150000Z"
+    storage.pin_run(base, None)
+    assert storage.resolve_run(base).name == "run=20260101T200000Z"
+    with pytest.raises(FileNotFoundError):
+        storage.pin_run(base, "20990101T000000Z")
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    base = tmp_path / "k" / "d"
+
+    class Boom(dict):
+        def items(self):
+            yield "ok.bin", b"1"
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        storage.write_run_folder(base, "20260101T150000Z", Boom())
+    assert list(base.iterdir()) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["2026-01-01", "2026-01-02", "2026-01-03"]),
+                          st.integers(0, 5)), min_size=1, max_size=12))
+def test_season_rows_replace_by_date_idempotently(tmp_path_factory, writes):
+    root = tmp_path_factory.mktemp("root")
+    expected: dict[str, pd.DataFrame] = {}
+    for day, n in writes:
+        rows = pd.DataFrame({"game_date": [day] * n, "game_id": [f"{day}-{i}" for i in range(n)]})
+        storage.write_season_rows("game", "2025-26", [day], rows, root)
+        expected[day] = rows
+    before = storage.gold_path("game", "2025-26", root).read_bytes()
+    last_day, last_n = writes[-1]
+    storage.write_season_rows("game", "2025-26", [last_day], expected[last_day], root)
+    assert storage.gold_path("game", "2025-26", root).read_bytes() == before
+    got = storage.read_season_tables("game", root)
+    assert not got.duplicated().any()
+    assert len(got) == sum(len(v) for v in expected.values())
