@@ -259,7 +259,8 @@ def scoreboard_for_box(fx) -> bytes:
 
 
 def test_box_scores_from_recorded_boxscore(fx):
-    router = Router({"todaysScoreboard": scoreboard_for_box(fx), "boxscoretraditionalv3": fx["box"]})
+    router = Router({"todaysScoreboard": scoreboard_for_box(fx),
+                     "boxscoretraditionalv3": fx["box"]})
     src, _, _ = make_source(router)
     ex = src.fetch("box_scores", dt.date(2024, 11, 12), AS_OF)
     assert_schema(ex, "box_scores")
@@ -588,7 +589,8 @@ def test_http_500_after_retries_raises_with_status_and_body():
     with pytest.raises(SourceError, match="HTTP 500 after 3 attempt") as err:
         http.get("https://stats.nba.com/stats/x", endpoint="stats.x")
     assert len(calls) == 3 and clock.sleeps == [0.5, 1.0]
-    assert err.value.endpoint == "stats.x" and err.value.raw == b"<html>Internal Server Error</html>"
+    assert err.value.endpoint == "stats.x"
+    assert err.value.raw == b"<html>Internal Server Error</html>"
 
 
 def test_client_errors_are_not_retried():

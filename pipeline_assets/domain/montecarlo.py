@@ -44,7 +44,6 @@ SUMMARY_FIELDS = (
     + ("home_pts_mean", "away_pts_mean", "p_ot",
        "p_home_cover", "p_push_spread", "p_over", "p_push_total")
 )
-_F = {name: i for i, name in enumerate(SUMMARY_FIELDS)}
 _Q = np.array(QUANTILES)
 
 

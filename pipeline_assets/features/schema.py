@@ -259,10 +259,12 @@ def conform_features(df: pd.DataFrame, name: str) -> pd.DataFrame:
             raise FeatureSchemaError(f"feature table {name!r}: builder did not produce {col!r}")
         s = df[col]
         if typ in ("str", "date"):
-            s = s.astype(object)
+            if s.dtype != object:
+                s = s.astype(object)
         elif typ == "ts":
-            s = pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]")
-        else:
+            if s.dtype != "datetime64[us, UTC]":
+                s = pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]")
+        elif s.dtype != _PANDAS[typ]:
             s = s.astype(_PANDAS[typ])
         out[col] = s.reset_index(drop=True)
     res = pd.DataFrame(out, index=pd.RangeIndex(len(df)))

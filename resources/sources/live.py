@@ -378,7 +378,8 @@ class LiveSource:
             self.http.add_secret(odds_api_key)
 
     def __repr__(self) -> str:  # never shows the key
-        return f"LiveSource(http={self.http!r}, odds_api_key={'set' if self._odds_api_key else None})"
+        key = "set" if self._odds_api_key else None
+        return f"LiveSource(http={self.http!r}, odds_api_key={key})"
 
     def fetch(self, kind: str, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
         handler = {
@@ -422,7 +423,8 @@ class LiveSource:
                 try:
                     gdate = dt.date.fromisoformat(est[:10])
                 except ValueError:
-                    raise doc.error(f"{path}.gameDateEst", f"is not a date: {_short(est)}") from None
+                    raise doc.error(f"{path}.gameDateEst",
+                                    f"is not a date: {_short(est)}") from None
                 if gdate != game_date:
                     continue
                 tip = doc.ts(g, "gameDateTimeUTC", path)
