@@ -79,7 +79,7 @@ def synth_history(n_games: int = 19_000, n_seasons: int = 15, box_seasons: int =
         teams = g.loc[box_games, side].to_numpy()
         for j in range(15):
             pid = np.array([roster[t][j] for t in teams])
-            play = rng.random(len(teams)) < (0.93 if j < 9 else 0.55 - 0.08 * (j - 9))
+            play = rng.random(len(teams)) < (0.90 if j < 9 else 0.40 - 0.06 * (j - 9))
             mins = np.clip(np.array([base[p] for p in pid]) + rng.normal(0, 5, len(pid)), 1, 48)
             rows.append(pd.DataFrame({
                 "gi": box_games[play], "team_id": teams[play], "player_id": pid[play],

@@ -9,9 +9,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from pipeline_assets.ingest import label_assets, snapshot_assets
+from resources import instance_tuning
 from resources.dagster_resources import SourceResource, StorageResource, default_env
 
 default_env()
+instance_tuning.install()
 
 SNAPSHOTS = dg.AssetSelection.groups("snapshots")
 LABELS = dg.AssetSelection.groups("labels")

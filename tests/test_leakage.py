@@ -27,7 +27,7 @@ H = pd.Timedelta(hours=1)
 STATUSES = ["Out", "Doubtful", "Questionable", "Probable", "Available"]
 SEASON_STARTS = [dt.date(2021, 1, 4), dt.date(2021, 11, 1)]  # 2020-21 and 2021-22
 QCOLS = [f"{s}_{q}" for s in ("home", "away") for q in ("q1", "q2", "q3", "q4", "ot")]
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -16,6 +16,9 @@ last event at or before its cutoff with ``pd.merge_asof(..., allow_exact_matches
 (team, season), player, (player, season) or team pair.  Adding rows stamped after a cutoff only
 appends events after it, so the state a target sees cannot change (tests/test_leakage.py).
 All inputs are sorted canonically first, so input row order never matters.
+
+A history is ordered by availability (then final_ts, game_id).  That is game order unless a result
+is published after the same team's next game has ended; "last 5" then means the last 5 known.
 """
 from __future__ import annotations
 
@@ -89,9 +92,7 @@ def prepare(targets, results, box_scores, injuries, odds, *, who: str) -> Inputs
     t = _table(targets, "schedule", who)
     if cutoff.isna().any():
         raise ValueError(f"{who}: targets.cutoff_ts has null values")
-    cutoff = pd.to_datetime(cutoff, utc=True)
-    if cutoff.dt.tz is None:  # pragma: no cover - to_datetime(utc=True) always localizes
-        cutoff = cutoff.dt.tz_localize("UTC")
+    cutoff = pd.to_datetime(cutoff, utc=True)  # naive input is taken as UTC
     t["cutoff_ts"] = cutoff.astype(TS).array
     late = t["cutoff_ts"] > t["tip_ts"]
     if late.any():
@@ -102,7 +103,7 @@ def prepare(targets, results, box_scores, injuries, odds, *, who: str) -> Inputs
                          " more than once")
 
     res = _unique(_table(results, "results", who), ["game_id"], f"{who}: results")
-    res["avail_ts"] = res["final_ts"]
+    res["avail_ts"] = tsmax(res["final_ts"], res["snapshot_ts"])
     res = _sorted(res, ["game_id"])
     own = res.merge(t[["game_id", "cutoff_ts"]], on="game_id")
     bad = own["final_ts"] <= own["cutoff_ts"]

@@ -25,7 +25,7 @@ The league
   updated at 13:00 and 17:30 local (earlier for afternoon games) with Out / Doubtful /
   Questionable / Probable / Available; game-time decisions resolve at the last update; a few late
   scratches appear only on the last update.  Missing players weaken their team by their value.
-* Scores: margin ~ N(strength_home - strength_away + 2.5, 11), total ~ 225 + paces + N(0, 16.5),
+* Scores: margin ~ N(strength_home - strength_away + 2.5, 10.5), total ~ 225 + paces + N(0, 16.5),
   quarter splits, overtime (5-minute periods, ~10 pts a side each).  final_ts = tip + ~2h15m.
 * Box scores: minutes around the role (blowouts rest starters), summing exactly to 240 + 25 * OT
   per team (0.1-minute grid); pts/fga/fta/oreb/tov split from plausible team totals
@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from pipeline_assets.schemas import TABLES, conform, empty_frame
+from pipeline_assets.schemas import conform, empty_frame
 from pipeline_assets.timeutil import to_date, utc
 
 from .base import KINDS, Extract, SourceError, finish, records_payload
@@ -69,11 +69,13 @@ PLAYER_ID_BASE = 9_000_000
 BOOKS = ("simbook_a", "simbook_b")
 BOOK_OVERROUND = (0.045, 0.0475)
 HOME_ADV = 2.5
-MARGIN_NOISE_SD = 11.0
+MARGIN_NOISE_SD = 10.5
 MARKET_MARGIN_SD = 12.0
 SHOCK_SWING = 6.0
 NY = "America/New_York"
 _CACHE_SIZE = 4096  # fetch answers kept per source instance (LRU)
+_SHARED_SIZE = 16   # generated seasons kept per process, shared by equal instances (LRU)
+_SHARED: OrderedDict = OrderedDict()
 
 # --- league structure -----------------------------------------------------------------------
 _DIVISIONS = {
@@ -456,6 +458,7 @@ class SimulatedSource:
 
     # ---- public API ------------------------------------------------------------------------
     def fetch(self, kind: str, game_date, as_of) -> Extract:
+        """Rows of `kind` for `game_date` knowable at `as_of` (see base.Source.fetch)."""
         endpoint = f"{NAME}/{kind}"
         if kind not in KINDS:
             raise SourceError(NAME, endpoint, f"unknown kind {kind!r}; expected one of {KINDS}")
@@ -474,7 +477,7 @@ class SimulatedSource:
         tbl, (pos, ts) = self._table(season, kind), self._index(season, kind)
         key = day.isoformat()
         lo, hi = pos.get(key, (0, 0))
-        n = int(np.searchsorted(ts[lo:hi], as_of.as_unit("us").value, side="right"))
+        n = int(np.searchsorted(ts[lo:hi], as_of.value // 1000, side="right"))  # ns -> us
         ck = (label, kind, key, n)
         hit = self._cache.get(ck)
         if hit is None:
@@ -592,7 +595,17 @@ class SimulatedSource:
     def _season(self, season: str) -> _Season:
         s = self._seasons.get(season)
         if s is None:
-            s = self._seasons[season] = self._generate(season)
+            # also shared by instances with the same seed and shock in this process (Dagster
+            # builds a fresh resource per run); generation is deterministic, so this is only a
+            # speed-up.
+            key = (self.seed, tuple(sorted((self.shock or {}).items())), season)
+            s = _SHARED.get(key)
+            if s is None:
+                s = self._generate(season)
+                _SHARED[key] = s
+                while len(_SHARED) > _SHARED_SIZE:
+                    _SHARED.popitem(last=False)
+            self._seasons[season] = s
         return s
 
     def _generate(self, label: str) -> _Season:
@@ -822,9 +835,9 @@ class SimulatedSource:
         a_pts = (a_reg + a_ot).astype(np.int64)
         qp = r_game.dirichlet([60, 60, 60, 57], size=(G, 2))
         reg = np.stack([h_reg, a_reg], 1).astype(np.int64)
-        quarters = _sub(r_game).multinomial(reg, qp)            # (G, 2, 4)
+        quarters = _sub(r_game).multinomial(reg, qp)      # (G, 2, 4)
         final_off = r_game.normal(135, 8, G) + 20 * ot
-        final_ts = tip + (np.rint(final_off * 60)).astype("timedelta64[s]").astype("timedelta64[us]")
+        final_ts = tip + np.rint(final_off * 60).astype("timedelta64[s]").astype("timedelta64[us]")
 
         # ---- box scores (G, 2, 15)
         rank_s = rank[tidx]
@@ -836,6 +849,7 @@ class SimulatedSource:
         arank = np.argsort(np.argsort(key, axis=-1, kind="stable"), axis=-1, kind="stable")
         plays = avail & (r_box.random(side_out.shape) < np.minimum(1, _ROLE_PLAY[arank]
                                                                    + 0.5 * blow * (arank >= 9)))
+        plays |= avail & (arank < 8)  # a team dresses and plays at least eight
         m = (0.6 * role_s + 0.4 * _ROLE_MIN[arank]) * np.exp(r_box.normal(0, 0.13, side_out.shape))
         m = np.where(arank < 5, m * (1 - 0.22 * blow), m)
         m = np.where(arank >= 12, r_box.uniform(1, 8, side_out.shape) * (0.5 + blow), m)
@@ -934,7 +948,8 @@ class SimulatedSource:
         s.arrays.update(dict(
             team_games=team_games, k_of=k_of, D=D, rating=rating, pace=pace, rank=rank,
             role_min=role_min, value=value, usage=usage, play_p=play_p,
-            inj_out=inj_out, out_total=out_total, returning=returning, gtd=gtd, surprise=surprise,
+            inj_out=inj_out, in_game_injury=in_game_injury, out_total=out_total,
+            returning=returning, gtd=gtd, surprise=surprise,
             st_m=st_m, st_1=st_1, st_2=st_2, rcode=rcode, reasons=np.array(reasons, dtype=object),
             rep_ts=rep_ts, morning_ts=morning_ts, roster_ts=roster_ts, odds_ts=odds_ts,
             h_pts=h_pts, a_pts=a_pts, quarters=quarters, ot=ot, h_ot=h_ot, a_ot=a_ot,
