@@ -60,10 +60,10 @@ def cmd_demo(args) -> int:
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     t0 = time.perf_counter()
     print(f"[tipoff] source={os.environ.get('TIPOFF_SOURCE', 'simulated')}  "
-          f"backfilling {start}..{yesterday} (snapshots + labels, one run)")
-    run_job("ingest_job", start, yesterday)
-    print(f"[tipoff] today's slate {today}: snapshots")
-    run_job("ingest_job", today.isoformat())
+          f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
+    run_job("history_job", start, yesterday)
+    print(f"[tipoff] today's slate {today}: snapshots and live features")
+    run_job("live_job", today.isoformat())
     print(f"[tipoff] done in {time.perf_counter() - t0:.1f}s; inspect with e.g. "
           f"`tipoff show schedule_snapshot --partition {today}` or open the UI with `dagster dev`")
     return 0

@@ -8,6 +8,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
+from pipeline_assets.feature_assets import feature_assets, feature_checks, gold_live_parity
 from pipeline_assets.ingest import label_assets, snapshot_assets
 from resources import instance_tuning
 from resources.dagster_resources import SourceResource, StorageResource, default_env
@@ -23,9 +24,21 @@ ingest_job = dg.define_asset_job(
     description="Snapshots and labels for a date range (single-run backfill).",
     executor_def=dg.in_process_executor)
 
+history_job = dg.define_asset_job(
+    "history_job", selection=(SNAPSHOTS | LABELS | dg.AssetSelection.groups("gold_features"))
+    - dg.AssetSelection.checks(gold_live_parity),
+    description="Snapshots, labels and gold features for a date range (single-run backfill).",
+    executor_def=dg.in_process_executor)
+
+live_job = dg.define_asset_job(
+    "live_job", selection=SNAPSHOTS | dg.AssetSelection.groups("live_features"),
+    description="Today's slate: snapshots as of run_as_of_ts, live features, scores.",
+    executor_def=dg.in_process_executor, tags={"tipoff/source_api": "true"})
+
 defs = dg.Definitions(
-    assets=[*snapshot_assets, *label_assets],
-    jobs=[ingest_job],
+    assets=[*snapshot_assets, *label_assets, *feature_assets],
+    asset_checks=feature_checks,
+    jobs=[ingest_job, history_job, live_job],
     resources={
         "source": SourceResource(name=dg.EnvVar("TIPOFF_SOURCE"),
                                  archive_dir=dg.EnvVar("TIPOFF_ARCHIVE_DIR"),

@@ -89,6 +89,16 @@ def _runs_at_or_before(kind: str, day: str, as_of: pd.Timestamp, root: Path) -> 
     return [t for t in storage.list_runs(base) if parse_ts_token(t) <= as_of]
 
 
+def _roster_runs(day: str, as_of: pd.Timestamp, root: Path, fallback_days: int
+                 ) -> tuple[list[str], str]:
+    for back in range(fallback_days + 1):
+        d = (to_date(day) - dt.timedelta(days=back)).isoformat()
+        for token in reversed(_runs_at_or_before("rosters", d, as_of, root)):
+            if len(_read_runs("rosters", d, [token], root)):
+                return [token], d
+    return [], day
+
+
 def _read_runs(kind: str, day: str, tokens: list[str], root: Path) -> pd.DataFrame:
     base = storage.snapshot_dir(kind, day, root)
     files = [base / f"run={t}" / "table.parquet" for t in tokens]
@@ -105,16 +115,15 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
     fallbacks: dict[str, str] = {}
     for kind in ("schedule", "injuries", "odds", "rosters"):
         tokens = _runs_at_or_before(kind, day, run_as_of, root)
-        read_day = day
-        if not tokens and kind == "rosters":
-            for back in range(1, policy.roster_fallback_days + 1):
-                prev = (to_date(day) - dt.timedelta(days=back)).isoformat()
-                tokens = _runs_at_or_before(kind, prev, run_as_of, root)
-                if tokens:
-                    read_day = prev
-                    fallbacks[kind] = prev
-                    warnings.append(f"rosters: none for {day}, using {prev}")
-                    break
+        if kind == "rosters":
+            # The newest non-empty roster run wins; before today's roster is published fall back to
+            # the previous days' (bounded by roster_fallback_days).
+            tokens, read_day = _roster_runs(day, run_as_of, root, policy.roster_fallback_days)
+            if tokens and read_day != day:
+                fallbacks[kind] = read_day
+                warnings.append(f"rosters: none yet for {day}, using {read_day}")
+        else:
+            read_day = day
         if not tokens:
             ages[kind] = None
             msg = f"no {kind} snapshot for {day} at or before {run_as_of.isoformat()}"
@@ -132,9 +141,7 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
             if kind not in policy.allow_missing:
                 raise LiveInputError(msg)
             warnings.append(msg)
-        # rosters: only the newest run is the roster; the others are unioned (rows are filtered
-        # per game by cutoff inside the builders).
-        frames[kind] = _read_runs(kind, read_day, tokens[-1:] if kind == "rosters" else tokens, root)
+        frames[kind] = _read_runs(kind, read_day, tokens, root)
 
     schedule = latest_per_game(frames["schedule"])
     schedule = schedule[schedule["game_date"] == day].reset_index(drop=True)

@@ -96,11 +96,12 @@ def prepare(targets, results, box_scores, injuries, odds, *, who: str) -> Inputs
     t["cutoff_ts"] = cutoff.astype(TS).array
     late = t["cutoff_ts"] > t["tip_ts"]
     if late.any():
-        raise ValueError(f"{who}: cutoff_ts after tip_ts for game {t.loc[late, 'game_id'].iloc[0]!r}"
-                         " -- a feature may never see past the tip")
+        gid = t.loc[late, "game_id"].iloc[0]
+        raise ValueError(f"{who}: cutoff_ts after tip_ts for game {gid!r} -- a feature may "
+                         "never see past the tip")
     if t["game_id"].duplicated().any():
-        raise ValueError(f"{who}: targets list game {t.loc[t['game_id'].duplicated(), 'game_id'].iloc[0]!r}"
-                         " more than once")
+        gid = t.loc[t["game_id"].duplicated(), "game_id"].iloc[0]
+        raise ValueError(f"{who}: targets list game {gid!r} more than once")
 
     res = _unique(_table(results, "results", who), ["game_id"], f"{who}: results")
     res["avail_ts"] = tsmax(res["final_ts"], res["snapshot_ts"])
@@ -247,7 +248,8 @@ def _running_elo(team, season, shift, initial, w, mean):
     return out, max_season
 
 
-def _attach_elo(long: pd.DataFrame, res: pd.DataFrame, season_codes: dict[str, int]) -> pd.DataFrame:
+def _attach_elo(long: pd.DataFrame, res: pd.DataFrame,
+                season_codes: dict[str, int]) -> pd.DataFrame:
     """Per team-game: the Elo shift of that game (from ``domain.elo``) and the team's running
     rating after it.  ``domain.elo`` is fed each result at its availability: a game's pre-game
     ratings use the results available before the game ended (``tip_ts`` := ``final_ts``; results

@@ -17,7 +17,8 @@ PLAYER_TARGET_COLUMNS = ["game_id", "team_id", "player_id", "player_name"]
 
 def build_minutes_features(targets: pd.DataFrame, player_targets: pd.DataFrame,
                            results: pd.DataFrame | None, box_scores: pd.DataFrame | None,
-                           injuries: pd.DataFrame | None, odds: pd.DataFrame | None) -> pd.DataFrame:
+                           injuries: pd.DataFrame | None,
+                           odds: pd.DataFrame | None) -> pd.DataFrame:
     """Minutes features for ``player_targets``, ordered like ``player_targets``.
 
     ``targets`` are the games (SCHEDULE rows + ``cutoff_ts``); every player target must belong
@@ -102,8 +103,8 @@ def _player_rows(player_targets: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
     rows = pt.merge(t[["game_id", "season", "game_date", "tip_ts", "cutoff_ts", "home_team_id",
                        "away_team_id"]], on="game_id", how="left")
     if rows["season"].isna().any():
-        raise ValueError(f"{who}: player_targets game {rows.loc[rows['season'].isna(), 'game_id'].iloc[0]!r}"
-                         " is not among targets")
+        gid = rows.loc[rows["season"].isna(), "game_id"].iloc[0]
+        raise ValueError(f"{who}: player_targets game {gid!r} is not among targets")
     is_home = (rows["team_id"] == rows["home_team_id"]).to_numpy()
     is_away = (rows["team_id"] == rows["away_team_id"]).to_numpy()
     if not (is_home | is_away).all():

@@ -313,8 +313,7 @@ def diff_features(a: pd.DataFrame, b: pd.DataFrame, keys: list[str],
         xn, yn = x.isna().to_numpy(), y.isna().to_numpy()
         numeric = (_is_numeric(x) and _is_numeric(y))
         if numeric:
-            xv = x.astype("float64").to_numpy(na_value=np.nan) if not x.dtype == bool else x.to_numpy(float)
-            yv = y.astype("float64").to_numpy(na_value=np.nan) if not y.dtype == bool else y.to_numpy(float)
+            xv, yv = _floats(x), _floats(y)
             both = ~xn & ~yn
             absdiff = np.where(both, np.abs(xv - yv), 0.0)
             differ = (xn != yn) | (both & ~(absdiff <= atol))
@@ -329,6 +328,12 @@ def diff_features(a: pd.DataFrame, b: pd.DataFrame, keys: list[str],
             rows.append({"column": col, "n_rows_differing": n, "max_abs_diff": max_abs,
                          "example_key": j[keys].iloc[first].to_dict()})
     return pd.DataFrame(rows, columns=out_cols)
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    if s.dtype == bool:
+        return s.to_numpy(float)
+    return s.astype("float64").to_numpy(na_value=np.nan)
 
 
 def _is_numeric(s: pd.Series) -> bool:

@@ -155,7 +155,7 @@ def default_candidates(fast: bool = False) -> list[Candidate]:
            [dict(n_estimators=300, learning_rate=0.03, max_depth=2, min_child_weight=10, reg_lambda=5.0),
             dict(n_estimators=200, learning_rate=0.03, max_depth=3, min_child_weight=20, reg_lambda=10.0),
             dict(n_estimators=150, learning_rate=0.05, max_depth=3, min_child_weight=10, reg_lambda=5.0),
-            dict(n_estimators=400, learning_rate=0.01, max_depth=4, min_child_weight=30, reg_lambda=10.0)])
+            dict(n_estimators=300, learning_rate=0.015, max_depth=4, min_child_weight=30, reg_lambda=10.0)])
     out = [Candidate(f"logistic_C{c:g}", "logistic", {"C": c}) for c in lr]
     out += [Candidate(f"lightgbm_{i}", "lightgbm", p) for i, p in enumerate(lgb)]
     out += [Candidate(f"xgboost_{i}", "xgboost", p) for i, p in enumerate(xgb)]
