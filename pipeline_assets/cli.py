@@ -35,11 +35,13 @@ def dagster_instance():
     return dg.DagsterInstance.get()
 
 
-def run_job(job_name: str, start: str, end: str | None = None, tags: dict | None = None):
+def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict | None = None):
     from pipeline_assets.definitions import defs
     job = defs.resolve_job_def(job_name)
     run_tags = dict(tags or {})
-    if end is None or end == start:
+    if start is None:
+        result = job.execute_in_process(instance=dagster_instance(), tags=run_tags)
+    elif end is None or end == start:
         result = job.execute_in_process(instance=dagster_instance(), partition_key=start, tags=run_tags)
     else:
         run_tags.update({"dagster/asset_partition_range_start": start,
@@ -48,6 +50,14 @@ def run_job(job_name: str, start: str, end: str | None = None, tags: dict | None
     if not result.success:
         raise SystemExit(f"{job_name} failed for {start}..{end or start}")
     return result
+
+
+def _print_slate(day: str) -> None:
+    from pipeline_assets.catalog import read_table
+    t = read_table("game_scores", day)
+    cols = ["game_id", "p_home_win", "p_market_home", "edge_home", "margin_p50", "total_p50",
+            "recommendation"]
+    print(t[cols].round(3).to_string(index=False))
 
 
 def cmd_demo(args) -> int:
@@ -62,8 +72,11 @@ def cmd_demo(args) -> int:
     print(f"[tipoff] source={os.environ.get('TIPOFF_SOURCE', 'simulated')}  "
           f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
     run_job("history_job", start, yesterday)
-    print(f"[tipoff] today's slate {today}: snapshots and live features")
+    print("[tipoff] training win and minutes models (registered, gated, promoted)")
+    run_job("train_job", None, tags={"tipoff/retrain_reason": "demo"})
+    print(f"[tipoff] today's slate {today}: snapshots, live features, scores")
     run_job("live_job", today.isoformat())
+    _print_slate(today.isoformat())
     print(f"[tipoff] done in {time.perf_counter() - t0:.1f}s; inspect with e.g. "
           f"`tipoff show schedule_snapshot --partition {today}` or open the UI with `dagster dev`")
     return 0
@@ -79,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--run", default="latest", help="'latest' (default) or a run token")
     s.set_defaults(fn=cmd_show)
     d = sub.add_parser("demo", help="backfill a short history and score today's slate")
-    d.add_argument("--history-days", type=int, default=28)
+    d.add_argument("--history-days", type=int, default=400)
     d.set_defaults(fn=cmd_demo)
     args = p.parse_args(argv)
     return args.fn(args)

@@ -10,8 +10,11 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from pipeline_assets.feature_assets import feature_assets, feature_checks, gold_live_parity
 from pipeline_assets.ingest import label_assets, snapshot_assets
+from pipeline_assets.model_assets import (PredictionsLogResource, RegistryResource, model_assets,
+                                          score_assets)
 from resources import instance_tuning
 from resources.dagster_resources import SourceResource, StorageResource, default_env
+from resources.mlflow_resource import MlflowResource
 
 default_env()
 instance_tuning.install()
@@ -31,18 +34,26 @@ history_job = dg.define_asset_job(
     executor_def=dg.in_process_executor)
 
 live_job = dg.define_asset_job(
-    "live_job", selection=SNAPSHOTS | dg.AssetSelection.groups("live_features"),
+    "live_job", selection=SNAPSHOTS | dg.AssetSelection.groups("live_features", "scores"),
     description="Today's slate: snapshots as of run_as_of_ts, live features, scores.",
     executor_def=dg.in_process_executor, tags={"tipoff/source_api": "true"})
 
+train_job = dg.define_asset_job(
+    "train_job", selection=dg.AssetSelection.groups("models"),
+    description="Train, register and gate both models (promotes only through the gate).",
+    executor_def=dg.in_process_executor)
+
 defs = dg.Definitions(
-    assets=[*snapshot_assets, *label_assets, *feature_assets],
+    assets=[*snapshot_assets, *label_assets, *feature_assets, *model_assets, *score_assets],
     asset_checks=feature_checks,
-    jobs=[ingest_job, history_job, live_job],
+    jobs=[ingest_job, history_job, train_job, live_job],
     resources={
         "source": SourceResource(name=dg.EnvVar("TIPOFF_SOURCE"),
                                  archive_dir=dg.EnvVar("TIPOFF_ARCHIVE_DIR"),
                                  seed=dg.EnvVar.int("TIPOFF_SEED")),
         "store": StorageResource(root=dg.EnvVar("TIPOFF_DATA_DIR")),
+        "registry": RegistryResource(),
+        "mlflow": MlflowResource(),
+        "predictions_log": PredictionsLogResource(),
     },
 )

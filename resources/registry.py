@@ -30,7 +30,6 @@ import os
 import pickle
 import shutil
 import sqlite3
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -497,6 +496,44 @@ class ModelRegistry:
         return problems
 
 
-def wait_for_new_second() -> None:
-    """Sleep to the next UTC second (helper for callers wanting strictly time-named versions)."""
-    time.sleep(1.0 - (time.time() % 1.0) + 1e-3)
+
+# ---------------------------------------------------------------- module-level shortcuts
+# Each call uses the default registry (``<data root>/models``, resolved at call time).
+
+def register(name: str, model_obj: Any, feature_cols: Sequence[str], metadata: dict | None = None) -> str:
+    return ModelRegistry().register(name, model_obj, feature_cols, metadata)
+
+
+def list_versions(name: str | None = None) -> pd.DataFrame:
+    return ModelRegistry().list_versions(name)
+
+
+def production_version(name: str) -> str | None:
+    return ModelRegistry().production_version(name)
+
+
+def load(name: str, version: str) -> LoadedModel:
+    return ModelRegistry().load(name, version)
+
+
+def load_production(name: str) -> LoadedModel:
+    return ModelRegistry().load_production(name)
+
+
+def promote(name: str, version: str, reason: str = "") -> None:
+    ModelRegistry().promote(name, version, reason)
+
+
+def rollback(name: str, reason: str = "") -> str:
+    return ModelRegistry().rollback(name, reason)
+
+
+def gate(name: str, candidate_version: str, eval_df_metrics: dict, production_metrics: dict | None,
+         floors: dict | None = None, **kw) -> GateDecision:
+    return ModelRegistry().gate(name, candidate_version, eval_df_metrics, production_metrics, floors, **kw)
+
+
+def promote_if_passes(name: str, candidate_version: str, eval_df_metrics: dict,
+                      production_metrics: dict | None, floors: dict | None = None, **kw) -> GateDecision:
+    return ModelRegistry().promote_if_passes(name, candidate_version, eval_df_metrics,
+                                             production_metrics, floors, **kw)

@@ -443,6 +443,10 @@ def _largest_remainder(x: np.ndarray, totals: np.ndarray) -> np.ndarray:
     return (fl + (ranks < deficit[:, None])).astype(np.int64)
 
 
+BASE_RATING_YEAR = 2000
+BASE_RATING_RHO = 0.65
+
+
 class SimulatedSource:
     """Deterministic simulated league.  See the module docstring for the model."""
 
@@ -608,6 +612,16 @@ class SimulatedSource:
             self._seasons[season] = s
         return s
 
+    def _season_base_ratings(self, year: int) -> np.ndarray:
+        """Opening net ratings, persistent across seasons like real franchises: an AR(1) from
+        BASE_RATING_YEAR with year-over-year correlation BASE_RATING_RHO and sd 4.5."""
+        base = np.zeros(N_TEAMS)
+        for y in range(BASE_RATING_YEAR, year + 1):
+            eps = np.random.default_rng([self.seed, y, 17]).normal(0, 4.5, N_TEAMS)
+            base = eps if y == BASE_RATING_YEAR else (
+                BASE_RATING_RHO * base + np.sqrt(1 - BASE_RATING_RHO ** 2) * eps)
+        return base
+
     def _generate(self, label: str) -> _Season:
         year = _start_year(label)
         ss = np.random.SeedSequence([self.seed, year])
@@ -654,7 +668,7 @@ class SimulatedSource:
         D = game_day[team_games]  # (30, 82) day index per team-game
 
         # team ratings (net, daily random walk) and paces
-        base = r_team.normal(0, 4.5, N_TEAMS)
+        base = self._season_base_ratings(year)
         walk = np.cumsum(r_team.normal(0, 0.12, (n_days, N_TEAMS)), axis=0)
         rating = base[None, :] + walk - walk.mean(axis=1, keepdims=True)
         pace = r_team.normal(0, 2.5, N_TEAMS)

@@ -1,0 +1,69 @@
+"""Append-only log of every scored prediction: SQLite by default, PostgreSQL in production.
+
+`TIPOFF_PREDICTIONS_URL` picks the database (SQLAlchemy URL, e.g.
+`postgresql+psycopg2://postgres@127.0.0.1:5432/tipoff`); default `sqlite:///<data root>/predictions.db`.
+Re-scoring the same (game, run_as_of_ts, model_version) replaces its row instead of duplicating it.
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import sqlalchemy as sa
+
+from resources import storage
+
+METADATA = sa.MetaData()
+PREDICTIONS = sa.Table(
+    "predictions_log", METADATA,
+    sa.Column("game_id", sa.String(32), primary_key=True),
+    sa.Column("run_as_of_ts", sa.String(32), primary_key=True),
+    sa.Column("model_version", sa.String(32), primary_key=True),
+    sa.Column("game_date", sa.String(10), nullable=False, index=True),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("home_team_id", sa.BigInteger, nullable=False),
+    sa.Column("away_team_id", sa.BigInteger, nullable=False),
+    sa.Column("p_home_win", sa.Float, nullable=False),
+    sa.Column("p_market_home", sa.Float),
+    sa.Column("edge_home", sa.Float),
+    sa.Column("margin_mean", sa.Float),
+    sa.Column("total_mean", sa.Float),
+    sa.Column("recommendation", sa.String(8)),
+    sa.Column("stake", sa.Float),
+    sa.Column("p_elo", sa.Float),
+    sa.Column("logged_at", sa.String(32), nullable=False),
+)
+COLUMNS = [c.name for c in PREDICTIONS.columns]
+
+
+def default_url() -> str:
+    return os.environ.get("TIPOFF_PREDICTIONS_URL") or f"sqlite:///{storage.data_root() / 'predictions.db'}"
+
+
+class PredictionsLog:
+    def __init__(self, url: str | None = None):
+        self.url = url or default_url()
+        if self.url.startswith("sqlite:///"):
+            os.makedirs(os.path.dirname(self.url[len("sqlite:///"):]) or ".", exist_ok=True)
+        self.engine = sa.create_engine(self.url, future=True)
+        METADATA.create_all(self.engine)
+
+    def append(self, rows: pd.DataFrame) -> int:
+        """Insert rows (replacing any with the same key) in one transaction; returns the count."""
+        if rows.empty:
+            return 0
+        records = rows[COLUMNS].astype(object).where(rows[COLUMNS].notna(), None).to_dict("records")
+        keys = ("game_id", "run_as_of_ts", "model_version")
+        with self.engine.begin() as con:
+            for r in records:
+                con.execute(PREDICTIONS.delete().where(sa.and_(*(PREDICTIONS.c[k] == r[k] for k in keys))))
+            con.execute(PREDICTIONS.insert(), records)
+        return len(records)
+
+    def read(self, game_date: str | None = None) -> pd.DataFrame:
+        q = sa.select(PREDICTIONS)
+        if game_date:
+            q = q.where(PREDICTIONS.c.game_date == game_date)
+        with self.engine.connect() as con:
+            return pd.DataFrame(con.execute(q).mappings().all(), columns=COLUMNS)
