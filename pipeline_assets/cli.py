@@ -20,7 +20,10 @@ def cmd_show(args) -> int:
     except (ValueError, NotMaterialized) as exc:
         print(f"tipoff show: {exc}", file=sys.stderr)
         return 2
-    df.to_csv(sys.stdout, index=False)
+    try:
+        df.to_csv(sys.stdout, index=False)
+    except BrokenPipeError:  # e.g. `tipoff show ... | head`
+        sys.stderr.close()
     return 0
 
 
@@ -82,6 +85,53 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    """list / promote / rollback through the registry (the production pointer switches atomically)."""
+    from resources.registry import ModelRegistry, RegistryError
+    reg = ModelRegistry()
+    try:
+        if args.action == "list":
+            df = reg.list_versions(args.name)
+            cols = [c for c in ("name", "version", "state", "created_at", "promoted_at", "reason")
+                    if c in df.columns]
+            print(df[cols].to_string(index=False) if len(df) else "no model versions yet "
+                  "(materialize win_model / minutes_model, e.g. `tipoff demo`)")
+        elif args.action == "promote":
+            if not (args.name and args.version):
+                raise RegistryError("promote needs NAME and VERSION, e.g. "
+                                    "`tipoff models promote win_market_free v20261123_130236`")
+            reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)")
+            print(f"{args.name}: production is now {args.version}")
+        elif args.action == "rollback":
+            if not args.name:
+                raise RegistryError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
+            version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
+            print(f"{args.name}: rolled back; production is now {version}")
+    except (RegistryError, LookupError, ValueError) as exc:
+        print(f"tipoff models: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_parity(args) -> int:
+    """Rebuild a past date through the live path and diff it against gold."""
+    from pipeline_assets.catalog import NotMaterialized
+    from pipeline_assets.featureio import parity
+    from resources.storage import data_root
+    try:
+        diffs = parity(args.date, data_root())
+    except (NotMaterialized, RuntimeError, ValueError) as exc:
+        print(f"tipoff parity: {exc}", file=sys.stderr)
+        return 2
+    ok = True
+    for name, d in diffs.items():
+        ok &= d.empty
+        print(f"{name}: " + ("identical" if d.empty else f"{len(d)} difference(s)"))
+        if len(d):
+            print(d.to_string(index=False))
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet()
     p = argparse.ArgumentParser(prog="tipoff", description=__doc__)
@@ -94,6 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="backfill a short history and score today's slate")
     d.add_argument("--history-days", type=int, default=400)
     d.set_defaults(fn=cmd_demo)
+    m = sub.add_parser("models", help="list, promote or roll back model versions")
+    m.add_argument("action", choices=["list", "promote", "rollback"])
+    m.add_argument("name", nargs="?", help="win_market_free | win_with_market | minutes")
+    m.add_argument("version", nargs="?", help="v{YYYYMMDD_HHMMSS} (promote)")
+    m.add_argument("--reason", default="")
+    m.set_defaults(fn=cmd_models)
+    pa = sub.add_parser("parity", help="diff a past date's live-path features against gold")
+    pa.add_argument("--date", required=True)
+    pa.set_defaults(fn=cmd_parity)
     args = p.parse_args(argv)
     return args.fn(args)
 

@@ -224,5 +224,8 @@ def parity(day: str, root: Path) -> dict[str, pd.DataFrame]:
     late = pd.Timestamp(f"{to_date(day) + dt.timedelta(days=1)}T10:00", tz="UTC")
     live = build_live(day, late, root, LivePolicy(max_age_hours={k: 1e9 for k in DEFAULT_MAX_AGE_HOURS},
                                                   allow_missing=("injuries", "odds")))
-    return {"game": diff_features(gold_g, live.games, ["game_id"]),
-            "minutes": diff_features(gold_m, live.minutes, ["game_id", "player_id"])}
+    minutes = diff_features(gold_m, live.minutes, ["game_id", "player_id"])
+    # Live rows are the whole roster, gold rows only players who appeared: roster players who did
+    # not play are expected on the live side only.  Every gold row must exist live, identically.
+    minutes = minutes[minutes["column"] != "<only_in_b>"].reset_index(drop=True)
+    return {"game": diff_features(gold_g, live.games, ["game_id"]), "minutes": minutes}

@@ -1,9 +1,9 @@
 """MLflow experiment tracking as a Dagster resource (the only model-layer file that knows Dagster).
 
-Tracking URI: ``tracking_uri`` if set, else ``$MLFLOW_TRACKING_URI``, else
-``sqlite:///<data root>/mlflow.db`` with artifacts under ``<data root>/mlartifacts``.
+Tracking URI: ``tracking_uri`` if set, else ``$MLFLOW_TRACKING_URI``, else the file store
+``file://<data root>/mlruns`` (the design's default).
 
-Why not the ``file://<data root>/mlruns`` file store: MLflow 3.x (3.17 here) *refuses* it --
+Note on the file store: MLflow 3.x (3.17 here) *refuses* it by default --
 ``FileStore.__init__`` raises "The filesystem tracking backend ... is in maintenance mode" unless the
 environment has ``MLFLOW_ALLOW_FILE_STORE=true``.  A configured ``file:`` URI (or bare path) still
 works: this resource then sets ``MLFLOW_ALLOW_FILE_STORE=true`` for the process (unless the variable
@@ -59,9 +59,12 @@ class MlflowResource(dg.ConfigurableResource):
             return self.tracking_uri
         if os.environ.get("MLFLOW_TRACKING_URI"):
             return os.environ["MLFLOW_TRACKING_URI"]
-        root = storage.data_root()
+        # The design's default: a file store under the data root (MLflow 3 keeps it behind
+        # MLFLOW_ALLOW_FILE_STORE, which client() sets); point MLFLOW_TRACKING_URI at a server or
+        # sqlite:///... to use another backend.
+        root = storage.data_root() / "mlruns"
         root.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{root / 'mlflow.db'}"
+        return root.as_uri()
 
     def _artifact_location(self, uri: str) -> str | None:
         if self.artifact_root:

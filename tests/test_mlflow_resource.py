@@ -54,16 +54,15 @@ def _log(res: MlflowResource, model_path: Path | None) -> str:
         tags={"model_name": "win_market_free"})
 
 
-def test_default_store_is_sqlite_under_the_data_root(data_dir, tmp_path):
+def test_default_store_is_the_file_store_under_the_data_root(data_dir, tmp_path):
     res = MlflowResource()
     uri = res.resolved_tracking_uri()
-    assert uri == f"sqlite:///{data_dir.resolve() / 'mlflow.db'}"
+    assert uri == (data_dir.resolve() / "mlruns").as_uri()
     run_id = _log(res, _model_file(tmp_path))
     run = _check_run(uri, run_id)
-    assert run.info.artifact_uri.startswith((data_dir.resolve() / "mlartifacts").as_uri())
-    assert (data_dir / "mlflow.db").is_file()
+    assert run.info.artifact_uri.startswith((data_dir.resolve() / "mlruns").as_uri())
     assert list(Path.cwd().iterdir()) == []
-    assert len(list((data_dir / "mlartifacts").rglob("model.pkl"))) == 1
+    assert len(list((data_dir / "mlruns").rglob("model.pkl"))) == 1
     # a second run reuses the experiment
     assert _log(res, None) != run_id
 

@@ -143,7 +143,7 @@ class Candidate:
 
 def default_candidates(fast: bool = False) -> list[Candidate]:
     """The hyperparameter grid: a handful of small, regularized settings per family."""
-    lr = [0.1] if fast else [0.01, 0.1, 1.0]
+    lr = [0.01, 0.1] if fast else [0.003, 0.01, 0.1, 1.0]
     lgb = ([dict(n_estimators=150, learning_rate=0.05, num_leaves=7, min_child_samples=50,
                  reg_lambda=5.0)] if fast else
            [dict(n_estimators=300, learning_rate=0.03, num_leaves=7, min_child_samples=50, reg_lambda=5.0),
@@ -163,6 +163,10 @@ def default_candidates(fast: bool = False) -> list[Candidate]:
 
 
 # ---------------------------------------------------------------- calibration
+
+# Isotonic calibration needs many out-of-fold rows; below this only Platt or none are considered.
+MIN_ISOTONIC_ROWS = 1500
+
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
@@ -221,6 +225,8 @@ def choose_calibration(oof: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[st
         for p_fit, y_fit, p_ev, y_ev, i in plan:
             if method != "none" and len(np.unique(y_fit)) < 2:
                 ll = np.nan
+            elif method == "isotonic" and len(p_fit) < MIN_ISOTONIC_ROWS:
+                ll = np.nan  # a step function fit on a few hundred games overfits badly
             else:
                 ll = _log_loss(y_ev, Calibrator(method).fit(p_fit, y_fit).transform(p_ev))
             rows.append({"method": method, "scored_fold": i, "n_fit": len(p_fit), "n_eval": len(p_ev),
