@@ -1,0 +1,139 @@
+"""Backfill benchmark: single-run backfills through Dagster on a real on-disk SQLite instance.
+
+Scenarios (each in its own process, so peak memory is per scenario):
+  sim_ingest    a full simulated regular season, all six snapshot/label assets, one run
+  sim_gold      gold game + minutes features for that season, one run
+  archive_ingest / archive_gold   the same for the 2021-22 archive season (needs ../shared/data)
+  archive_gold_compute            gold features for ALL archive history without Dagster (pure compute)
+
+Usage: python bench/bench_backfill.py [scenario ...]      (default: all)
+Prints wall time, partitions/s, per-partition ms and peak RSS; goals from the issues are shown as ratios.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TIPOFF_SHARED_DIR", REPO.parent / "shared")) / "data"
+SIM_SEASON = ("2025-10-21", "2026-04-12")     # the simulated 2025-26 regular season
+ARCHIVE_SEASON = ("2021-10-19", "2022-06-16")  # 2021-22 incl. playoffs
+SCENARIOS = ["sim_ingest", "sim_gold", "archive_ingest", "archive_gold", "archive_gold_compute"]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_scenario(name: str, workdir: Path) -> dict:
+    os.environ["TIPOFF_DATA_DIR"] = str(workdir / "data")
+    os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
+    (workdir / "dagster_home").mkdir(parents=True, exist_ok=True)
+    if name.startswith("archive"):
+        os.environ["TIPOFF_SOURCE"] = "archive"
+        os.environ["TIPOFF_ARCHIVE_DIR"] = str(SHARED_DATA)
+    if name == "archive_gold_compute":
+        return _archive_gold_compute()
+    import dagster as dg
+
+    from pipeline_assets.definitions import defs
+    start, end = SIM_SEASON if name.startswith("sim") else ARCHIVE_SEASON
+    instance = dg.DagsterInstance.get()
+    job = "ingest_job" if name.endswith("ingest") else "gold_job"
+    t0 = time.perf_counter()
+    if job == "gold_job":
+        # gold needs its inputs: ingest first (not timed), then the gold run alone
+        defs.resolve_job_def("ingest_job").execute_in_process(
+            instance=instance, tags={"dagster/asset_partition_range_start": start,
+                                     "dagster/asset_partition_range_end": end})
+        t0 = time.perf_counter()
+    result = _execute(defs, job, instance, start, end)
+    wall = time.perf_counter() - t0
+    n_dates = len(defs.resolve_job_def("ingest_job").partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange(start, end)))
+    n_assets = 6 if job == "ingest_job" else 2
+    parts = n_dates * n_assets
+    return {"scenario": name, "ok": result, "dates": n_dates, "asset_partitions": parts,
+            "wall_s": round(wall, 2), "partitions_per_s": round(parts / wall, 1),
+            "ms_per_partition": round(1000 * wall / parts, 2), "peak_rss_mb": round(_peak_mb())}
+
+
+def _execute(defs, job: str, instance, start: str, end: str) -> bool:
+    tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    if job == "ingest_job":
+        return defs.resolve_job_def("ingest_job").execute_in_process(instance=instance, tags=tags).success
+    from dagster import materialize
+
+    from pipeline_assets.feature_assets import gold_features
+    return materialize([gold_features], instance=instance, tags=tags,
+                       resources={k: v for k, v in defs.resources.items() if k == "store"}).success
+
+
+def _archive_gold_compute() -> dict:
+    import pandas as pd
+
+    from pipeline_assets.features import build_game_features, build_minutes_features
+    from resources.sources.archive import ArchiveSource
+    t0 = time.perf_counter()
+    src = ArchiveSource(SHARED_DATA)
+    tables = {k: src.table(k) for k in ("schedule", "results", "box_scores", "injuries", "odds")}
+    t_load = time.perf_counter() - t0
+    targets = tables["schedule"].assign(cutoff_ts=tables["schedule"]["tip_ts"])
+    t1 = time.perf_counter()
+    games = build_game_features(targets, tables["results"], tables["box_scores"], tables["injuries"],
+                                tables["odds"])
+    t_games = time.perf_counter() - t1
+    box = tables["box_scores"]
+    players = box[["game_id", "team_id", "player_id", "player_name"]].reset_index(drop=True)
+    t2 = time.perf_counter()
+    minutes = build_minutes_features(targets, players, tables["results"], box, tables["injuries"],
+                                     tables["odds"])
+    t_min = time.perf_counter() - t2
+    del pd
+    return {"scenario": "archive_gold_compute", "ok": True, "game_rows": len(games),
+            "minutes_rows": len(minutes), "load_s": round(t_load, 2), "games_s": round(t_games, 2),
+            "minutes_s": round(t_min, 2),
+            "game_rows_per_s": round(len(games) / t_games), "minutes_rows_per_s": round(len(minutes) / t_min),
+            "peak_rss_mb": round(_peak_mb())}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--child":
+        with tempfile.TemporaryDirectory() as d:
+            print(json.dumps(run_scenario(argv[1], Path(d))))
+        return 0
+    wanted = argv or SCENARIOS
+    print(f"machine: {os.cpu_count()} cpus, python {sys.version.split()[0]}")
+    for name in wanted:
+        if name.startswith("archive") and not (SHARED_DATA / "historical_lines").is_dir():
+            print(f"{name}: skipped (no archive data at {SHARED_DATA})")
+            continue
+        proc = subprocess.run([sys.executable, __file__, "--child", name], capture_output=True,
+                              text=True, cwd=REPO)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode or not lines:
+            print(f"{name}: FAILED\n{proc.stderr[-3000:]}")
+            continue
+        r = json.loads(lines[-1])
+        if "asset_partitions" in r:
+            goal = ""
+            if name == "sim_ingest":
+                goal = f" | goal 60 s for the season: {r['wall_s'] / 60:.2f}x"
+            print(f"{name:22s} {r['dates']} dates x {r['asset_partitions'] // r['dates']} assets = "
+                  f"{r['asset_partitions']} partitions in {r['wall_s']} s -> {r['partitions_per_s']} "
+                  f"partitions/s, {r['ms_per_partition']} ms/partition, peak {r['peak_rss_mb']} MB{goal}")
+        else:
+            print(f"{name:22s} load {r['load_s']} s; games {r['game_rows']} rows in {r['games_s']} s "
+                  f"({r['game_rows_per_s']}/s); minutes {r['minutes_rows']} rows in {r['minutes_s']} s "
+                  f"({r['minutes_rows_per_s']}/s); peak {r['peak_rss_mb']} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
