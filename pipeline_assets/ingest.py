@@ -6,6 +6,7 @@ date.  A multi-date run (single-run backfill) fetches every date first and write
 succeeded, so a failure leaves nothing behind.
 """
 
+import functools
 import json
 
 import dagster as dg
@@ -51,6 +52,13 @@ def fetch_or_fail(src, kind: str, day: str, as_of: pd.Timestamp, root) -> Extrac
         raise dg.Failure(description=f"{exc}" + (f" (raw payload kept at {kept})" if kept else ""),
                          metadata={"source": exc.source, "endpoint": exc.endpoint,
                                    "field": exc.field or "", "raw_payload": kept or ""}) from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _default_as_of(src, day: str, now: pd.Timestamp, root) -> pd.Timestamp:
+    """Shared by the four snapshot assets of a run (one schedule look-up per date, not four)."""
+    sched = fetch_or_fail(src, "schedule", day, now, root)
+    return default_as_of(day, now, sched.table["tip_ts"])
 
 
 def table_checks(kind: str, frames: dict[str, pd.DataFrame], as_ofs: dict[str, pd.Timestamp]
@@ -106,11 +114,7 @@ def build_snapshot_asset(kind: str) -> dg.AssetsDefinition:
         extracts: dict[str, Extract] = {}
         as_ofs: dict[str, pd.Timestamp] = {}
         for day in context.partition_keys:
-            if explicit is not None:
-                as_of = explicit
-            else:
-                sched = fetch_or_fail(src, "schedule", day, now, root)
-                as_of = default_as_of(day, now, sched.table["tip_ts"])
+            as_of = explicit if explicit is not None else _default_as_of(src, day, now, root)
             as_ofs[day] = as_of
             extracts[day] = fetch_or_fail(src, kind, day, as_of, root)
         created = 0

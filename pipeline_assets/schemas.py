@@ -108,9 +108,16 @@ def conform(df: pd.DataFrame, kind: str, source: str, endpoint: str) -> pd.DataF
     return pd.DataFrame(out, index=pd.RangeIndex(len(df)))
 
 
+_DATE_RE = r"\d{4}-\d{2}-\d{2}"
+
+
 def _cast(s: pd.Series, typ: str) -> pd.Series:
+    # Fast paths first: sources usually hand over frames already in canonical dtypes, and this
+    # runs once per fetch on every table.
     s = s.reset_index(drop=True)
     if typ == "ts":
+        if str(s.dtype) == "datetime64[us, UTC]":
+            return s
         if not pd.api.types.is_datetime64_any_dtype(s):
             s = pd.to_datetime(s, utc=True, format="ISO8601")
         elif s.dt.tz is None:
@@ -119,16 +126,18 @@ def _cast(s: pd.Series, typ: str) -> pd.Series:
     if typ == "date":
         if pd.api.types.is_datetime64_any_dtype(s):
             return s.dt.strftime("%Y-%m-%d").astype(object)
-        vals = s.astype(str)
-        bad = ~vals.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+        uniq = pd.Series(pd.unique(s.dropna())).astype(str)  # few distinct dates: check those
+        bad = ~uniq.str.fullmatch(_DATE_RE)
         if bad.any():
-            raise ValueError(f"{vals[bad].iloc[0]!r} is not YYYY-MM-DD")
-        return vals.astype(object)
+            raise ValueError(f"{uniq[bad].iloc[0]!r} is not YYYY-MM-DD")
+        return s.astype(object) if s.isna().any() or s.dtype == object else s.astype(str).astype(object)
     if typ == "str":
-        if s.isna().any():
+        if s.dtype == object or s.isna().any():
             return s.astype(object)
         return s.astype(str).astype(object)
     if typ == "int":
+        if s.dtype == "int64":
+            return s
         if s.dtype == object or pd.api.types.is_string_dtype(s):
             s = pd.to_numeric(s, errors="raise")
         if pd.api.types.is_float_dtype(s):
