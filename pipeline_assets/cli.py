@@ -132,6 +132,19 @@ def cmd_parity(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_backtest(args) -> int:
+    """Walk-forward backtest over archive seasons; writes the JSON report atomically."""
+    from pipeline_assets.backtest import run_backtest_cli
+    seasons = [x.strip() for x in args.seasons.split(",") if x.strip()]
+    try:
+        run_backtest_cli(args.data_dir, seasons, args.json, cadence_days=args.cadence_days,
+                         fast=args.fast)
+    except (ValueError, OSError) as exc:
+        print(f"tipoff backtest: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     _quiet()
     p = argparse.ArgumentParser(prog="tipoff", description=__doc__)
@@ -153,6 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     pa = sub.add_parser("parity", help="diff a past date's live-path features against gold")
     pa.add_argument("--date", required=True)
     pa.set_defaults(fn=cmd_parity)
+    bt = sub.add_parser("backtest", help="walk-forward backtest over archive seasons")
+    bt.add_argument("--data-dir", required=True, help="archive folder laid out like shared/data")
+    bt.add_argument("--seasons", required=True, help="comma-separated, e.g. 2020-21,2021-22")
+    bt.add_argument("--json", default=None, help="write the JSON report here")
+    bt.add_argument("--cadence-days", type=int, default=7, help="win-model retrain cadence")
+    bt.add_argument("--fast", action="store_true", help="small tuning grid (quicker)")
+    bt.set_defaults(fn=cmd_backtest)
+    from pipeline_assets.steps import add_subcommands  # run, pin, live-runs
+    add_subcommands(sub)
     args = p.parse_args(argv)
     return args.fn(args)
 

@@ -12,9 +12,11 @@ from pipeline_assets.feature_assets import feature_assets, feature_checks, gold_
 from pipeline_assets.ingest import label_assets, snapshot_assets
 from pipeline_assets.model_assets import (PredictionsLogResource, RegistryResource, model_assets,
                                           score_assets)
+from pipeline_assets.monitoring import monitoring_assets
 from resources import instance_tuning
 from resources.dagster_resources import SourceResource, StorageResource, default_env
 from resources.mlflow_resource import MlflowResource
+from sensors import automation_jobs, automation_schedules, automation_sensors
 
 default_env()
 instance_tuning.install()
@@ -44,13 +46,17 @@ train_job = dg.define_asset_job(
     executor_def=dg.in_process_executor)
 
 defs = dg.Definitions(
-    assets=[*snapshot_assets, *label_assets, *feature_assets, *model_assets, *score_assets],
+    assets=[*snapshot_assets, *label_assets, *feature_assets, *model_assets, *score_assets,
+            *monitoring_assets],
     asset_checks=feature_checks,
-    jobs=[ingest_job, history_job, train_job, live_job],
+    jobs=[ingest_job, history_job, train_job, live_job, *automation_jobs],
+    schedules=automation_schedules,
+    sensors=automation_sensors,
     resources={
         "source": SourceResource(name=dg.EnvVar("TIPOFF_SOURCE"),
                                  archive_dir=dg.EnvVar("TIPOFF_ARCHIVE_DIR"),
-                                 seed=dg.EnvVar.int("TIPOFF_SEED")),
+                                 seed=dg.EnvVar.int("TIPOFF_SEED"),
+                                 shock=dg.EnvVar("TIPOFF_SHOCK")),
         "store": StorageResource(root=dg.EnvVar("TIPOFF_DATA_DIR")),
         "registry": RegistryResource(),
         "mlflow": MlflowResource(),

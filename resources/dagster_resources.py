@@ -16,9 +16,10 @@ class SourceResource(dg.ConfigurableResource):
     name: str = "simulated"
     archive_dir: str = ""
     seed: int = 7
+    shock: str = ""  # simulated only: regime-shift JSON (`TIPOFF_SHOCK`), see SimulatedSource
 
     def get(self) -> Source:
-        return make_source(self.name, self.archive_dir, self.seed)
+        return make_source(self.name, self.archive_dir, self.seed, self.shock)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -35,4 +36,5 @@ def default_env() -> None:
     os.environ.setdefault("TIPOFF_SOURCE", "simulated")
     os.environ.setdefault("TIPOFF_ARCHIVE_DIR", "")
     os.environ.setdefault("TIPOFF_SEED", "7")
+    os.environ.setdefault("TIPOFF_SHOCK", "")
     os.environ.setdefault("TIPOFF_DATA_DIR", str(storage.data_root()))

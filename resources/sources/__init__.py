@@ -9,11 +9,15 @@ SOURCE_NAMES = ("simulated", "archive", "live")
 
 
 @functools.lru_cache(maxsize=8)
-def make_source(name: str = "simulated", archive_dir: str = "", seed: int = 7) -> Source:
-    """Build (and cache per process, so parsed seasons are reused across assets) a source."""
+def make_source(name: str = "simulated", archive_dir: str = "", seed: int = 7, shock: str = "") -> Source:
+    """Build (and cache per process, so parsed seasons are reused across assets) a source.
+
+    `shock` (simulated only, `TIPOFF_SHOCK`): JSON like
+    '{"date": "2026-01-15", "team": "BOS", "kind": "star_out_and_trade"}' injects a regime shift."""
     if name == "simulated":
+        import json
         from resources.sources.simulated import SimulatedSource
-        return SimulatedSource(seed=seed)
+        return SimulatedSource(seed=seed, shock=json.loads(shock) if shock.strip() else None)
     if name == "archive":
         if not archive_dir:
             raise ValueError("TIPOFF_SOURCE=archive needs TIPOFF_ARCHIVE_DIR (a folder laid out "
