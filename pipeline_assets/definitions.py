@@ -8,6 +8,7 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
+from pipeline_assets.backtest_assets import backtest_report
 from pipeline_assets.feature_assets import feature_assets, feature_checks, gold_live_parity
 from pipeline_assets.ingest import label_assets, snapshot_assets
 from pipeline_assets.model_assets import (PredictionsLogResource, RegistryResource, model_assets,
@@ -47,7 +48,7 @@ train_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=[*snapshot_assets, *label_assets, *feature_assets, *model_assets, *score_assets,
-            *monitoring_assets],
+            *monitoring_assets, backtest_report],
     asset_checks=feature_checks,
     jobs=[ingest_job, history_job, train_job, live_job, *automation_jobs],
     schedules=automation_schedules,
