@@ -465,3 +465,45 @@ def test_shock_star_out_and_trade():
         return np.where(o["home_team"] == "BOS", o["home_spread"], -o["home_spread"]).mean()
     assert bos_line(hit) - bos_line(base) > 4
     assert partner != "BOS"
+
+
+def test_shock_league_realignment():
+    shock = {"date": "2027-01-15", "kind": "league_realignment"}
+    base, hit = SimulatedSource(seed=7), SimulatedSource(seed=7, shock=shock)
+    cut = "2027-01-15"
+    # byte-identical league before the shock date (tables and raw payloads)
+    for kind in ("results", "box_scores", "injuries", "odds", "schedule"):
+        a, b = base.table(kind, SEASON), hit.table(kind, SEASON)
+        key = "game_date" if "game_date" in a.columns else None
+        if kind == "odds":
+            sa = base.season_games(SEASON).set_index("game_id")["game_date"]
+            a, b = a[a["game_id"].map(sa) < cut], b[b["game_id"].map(sa) < cut]
+        elif key:
+            a, b = a[a[key] < cut], b[b[key] < cut]
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    as_of = pd.Timestamp("2027-01-16", tz="UTC")
+    for kind in ("results", "odds", "injuries", "box_scores"):
+        assert base.fetch(kind, dt.date(2027, 1, 14), as_of).raw == \
+            hit.fetch(kind, dt.date(2027, 1, 14), as_of).raw, kind
+    r0, r1 = base.team_ratings(SEASON), hit.team_ratings(SEASON)
+    assert ((r1 - r0).loc[:dt.date(2027, 1, 14)].abs().to_numpy().max()) == 0
+    day = dt.date(2027, 1, 15)
+    moved = (r1 - r0).loc[day].abs() > 1e-9
+    assert moved.sum() == 20                      # two thirds of the league
+    # the moved teams are mirrored around the league mean: strong teams become weak and vice versa
+    m = r0.loc[day].mean()
+    assert np.allclose((r1.loc[day] - m)[moved], -(r0.loc[day] - m)[moved])
+    assert np.corrcoef(r0.loc[day], r1.loc[day])[0, 1] < -0.5
+    # the market follows the new truth: closing home spreads track the shocked ratings
+    def close(src):
+        o = src.table("odds", SEASON)
+        o = o[o["bookmaker"] == "simbook_a"].sort_values("snapshot_ts").groupby("game_id").tail(1)
+        s = src.season_games(SEASON).set_index("game_id")
+        return o.join(s[["game_date", "home_team", "away_team"]], on="game_id")
+    c = close(hit)
+    c = c[c["game_date"] >= cut]
+    r = r1.loc[day]
+    true_margin = c["home_team"].map(r).to_numpy() - c["away_team"].map(r).to_numpy()
+    assert np.corrcoef(-c["home_spread"], true_margin)[0, 1] > 0.8
+    with pytest.raises(SourceError):
+        SimulatedSource(shock={"date": "2027-01-15", "kind": "meteor"})

@@ -72,6 +72,8 @@ HOME_ADV = 2.5
 MARGIN_NOISE_SD = 10.5
 MARKET_MARGIN_SD = 12.0
 SHOCK_SWING = 6.0
+REALIGN_FRACTION = 2 / 3
+SHOCK_KINDS = ("star_out_and_trade", "league_realignment")
 NY = "America/New_York"
 _CACHE_SIZE = 4096  # fetch answers kept per source instance (LRU)
 _SHARED_SIZE = 16   # generated seasons kept per process, shared by equal instances (LRU)
@@ -584,8 +586,14 @@ class SimulatedSource:
         if not shock:
             return None
         kind = shock.get("kind", "star_out_and_trade")
-        if kind != "star_out_and_trade":
+        if kind not in SHOCK_KINDS:
             raise SourceError(NAME, "shock", f"unknown shock kind {kind!r}")
+        if kind == "league_realignment":
+            frac = float(shock.get("fraction", REALIGN_FRACTION))
+            if not 0 < frac <= 1:
+                raise SourceError(NAME, "shock", f"bad fraction {frac!r}", field="fraction")
+            return {"date": to_date(shock["date"]).isoformat(), "kind": kind,
+                    **({"fraction": frac} if "fraction" in shock else {})}
         tris = set(teams_frame()["team"])
         if shock.get("team") not in tris:
             raise SourceError(NAME, "shock", f"unknown team {shock.get('team')!r}", field="team")
@@ -686,9 +694,23 @@ class SimulatedSource:
         # shock
         forced = np.zeros((N_TEAMS, N_GAMES_TEAM, N_SLOTS), bool)
         shock_info = None
+        x = None
         if self.shock and self.shock["date"] <= end.isoformat() and \
                 dt.date.fromisoformat(self.shock["date"]) >= start:
             x = dindex[dt.date.fromisoformat(self.shock["date"])]
+        if shock_info is None and self.shock and self.shock["kind"] == "league_realignment" \
+                and x is not None:
+            # the strongest and weakest teams on the shock date (by |rating - mean|) swap sides:
+            # their whole path from x on is mirrored around the league mean of that day
+            frac = float(self.shock.get("fraction", REALIGN_FRACTION))
+            dev = rating[x] - rating[x].mean()
+            n_flip = max(1, int(round(frac * N_TEAMS)))
+            flip = np.sort(np.argsort(-np.abs(dev), kind="stable")[:n_flip])
+            mean_x = rating[x:].mean(axis=1, keepdims=True)
+            rating[x:, flip] = 2 * mean_x - rating[x:, flip]
+            shock_info = {"team": None, "star": None, "partner": None, "day": x,
+                          "flipped": flip.tolist()}
+        elif x is not None:
             ti = int(np.flatnonzero(teams["team"].to_numpy() == self.shock["team"])[0])
             star = int(np.argmax(value[ti]))
             forced[ti, D[ti] >= x, star] = True
