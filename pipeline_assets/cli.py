@@ -123,12 +123,16 @@ def cmd_parity(args) -> int:
     except (NotMaterialized, RuntimeError, ValueError) as exc:
         print(f"tipoff parity: {exc}", file=sys.stderr)
         return 2
+    gaps = diffs.pop("minutes_roster_gaps")
     ok = True
     for name, d in diffs.items():
         ok &= d.empty
         print(f"{name}: " + ("identical" if d.empty else f"{len(d)} difference(s)"))
         if len(d):
             print(d.to_string(index=False))
+    if len(gaps):
+        print(f"note: {len(gaps)} appearance(s) not on the live roster (not compared):")
+        print(gaps.to_string(index=False))
     return 0 if ok else 1
 
 

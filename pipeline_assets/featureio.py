@@ -224,8 +224,15 @@ def parity(day: str, root: Path) -> dict[str, pd.DataFrame]:
     late = pd.Timestamp(f"{to_date(day) + dt.timedelta(days=1)}T10:00", tz="UTC")
     live = build_live(day, late, root, LivePolicy(max_age_hours={k: 1e9 for k in DEFAULT_MAX_AGE_HOURS},
                                                   allow_missing=("injuries", "odds")))
-    minutes = diff_features(gold_m, live.minutes, ["game_id", "player_id"])
-    # Live rows are the whole roster, gold rows only players who appeared: roster players who did
-    # not play are expected on the live side only.  Every gold row must exist live, identically.
-    minutes = minutes[minutes["column"] != "<only_in_b>"].reset_index(drop=True)
-    return {"game": diff_features(gold_g, live.games, ["game_id"]), "minutes": minutes}
+    # Live player rows are the roster as of the run, gold rows the players who appeared.  Parity is
+    # about the code path, so it compares the player-games both paths target (same game, player
+    # and team); appearances the live roster did not cover (a debut, a trade the roster had not yet
+    # caught up with) are coverage gaps, reported separately.
+    keys = ["game_id", "player_id", "team_id"]
+    targeted = gold_m.merge(live.minutes[keys], on=keys, how="inner")[gold_m.columns]
+    gaps = gold_m.merge(live.minutes[keys], on=keys, how="left", indicator=True)
+    gaps = gaps.loc[gaps["_merge"] == "left_only", ["game_id", "team_id", "player_id", "player_name"]]
+    minutes = diff_features(targeted, live.minutes.merge(targeted[keys], on=keys)[live.minutes.columns],
+                            ["game_id", "player_id"])
+    return {"game": diff_features(gold_g, live.games, ["game_id"]), "minutes": minutes,
+            "minutes_roster_gaps": gaps.reset_index(drop=True)}
