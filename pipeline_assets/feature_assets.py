@@ -87,8 +87,9 @@ def gold_features(context: dg.AssetExecutionContext, store: StorageResource):
     root = store.path()
     dates = context.partition_keys
     context.log.info(f"gold features for {len(dates)} date(s) {dates[0]}..{dates[-1]}")
-    games, minutes = build_gold(dates, root)
-    results = load_history(root, dates[-1]).results
+    history = load_history(root, dates[-1])
+    games, minutes = build_gold(dates, root, history)
+    results = history.results
     for fs, df in (("game", games), ("minutes", minutes)):
         by_season = {}
         for day in dates:
@@ -142,8 +143,9 @@ def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
     root = store.path()
     day = context.partition_key
     as_of = live_as_of(context, config, day, root)
+    history = load_history(root, day)  # read once: the builders and the anti-leak check share it
     try:
-        result = build_live(day, as_of, root, config.policy())
+        result = build_live(day, as_of, root, config.policy(), history=history)
     except LiveInputError as exc:
         raise dg.Failure(description=f"live features {day} as of {as_of.isoformat()}: {exc}") from exc
     context.log.info(f"live features {day} as of {as_of.isoformat()}: {len(result.games)} games, "
@@ -155,8 +157,7 @@ def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
                    "snapshot_age_hours": dg.MetadataValue.json(result.summary["snapshot_age_hours"]),
                    "warnings": dg.MetadataValue.json(result.summary["warnings"])})
         yield dg.MaterializeResult(asset_key=LIVE[fs], metadata=md)
-        for check in _feature_checks(fs, LIVE[fs], df, load_history(root, day).results
-                                     if fs == "game" else pd.DataFrame(), as_of):
+        for check in _feature_checks(fs, LIVE[fs], df, history.results, as_of):
             yield check
         ages = result.summary["snapshot_age_hours"]
         limits = config.policy().max_age_hours

@@ -51,9 +51,10 @@ def latest_per_game(schedule: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- gold
 
-def build_gold(dates: list[str], root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_gold(dates: list[str], root: Path, history: History | None = None
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gold game and minutes features for `dates` (cutoff = tip)."""
-    hist = load_history(root, max(dates))
+    hist = history or load_history(root, max(dates))
     schedule = latest_per_game(storage.read_snapshot_history("schedule", dates, root))
     injuries = storage.read_snapshot_history("injuries", dates, root)
     odds = storage.read_snapshot_history("odds", dates, root)

@@ -44,8 +44,22 @@ Shock (drift tests)
 is Out for the season (on every injury report from 08:00 local on the shock date, reason
 "... (season-ending)"), and the team's strength drops by 6 points in total (his value plus a
 rating cut making up the rest); the partner (default: the median-rated team of the other
-conference on that date) gains +6 rating points from the same date (a trade).  Every random draw is
-unchanged, so the league is identical to the unshocked one before the shock date.
+conference on that date) gains +6 rating points from the same date (a trade).
+
+``shock={"date": "2026-01-23", "kind": "league_realignment"}`` (optional ``"fraction"``, default
+2/3): a league-wide regime shift (a trade-deadline / injury wave that reshuffles the league).  On
+the shock date the ``round(fraction * 30)`` teams farthest from that day's league mean (20 by
+default: the strongest and the weakest) have their true rating path from that date on mirrored
+around the daily league mean (``rating[x:, t] = 2 * mean[x:] - rating[x:, t]``): contenders turn
+into bottom teams and vice versa, the other teams are untouched.  Nothing else changes (no injury
+report rows), so the shift is only visible through results.  Scores and the market (odds are
+generated from the true ratings) follow the new truth at once; features built from past results
+(Elo, recent form) are anti-informative for the mirrored teams until they catch up.  On seed 7 from
+2026-01-23 the old and new ratings correlate at -0.92, and a model trained before the shock drops
+from log loss ~0.60 / accuracy ~0.66 to ~0.78 / 0.50 on the next 50 games (market ~0.64).
+
+For both kinds every random draw is unchanged, so the league is identical to the unshocked one
+before the shock date.
 """
 from __future__ import annotations
 
