@@ -50,7 +50,9 @@ def calibration_png(cal: list[dict], title: str) -> str:
     return f"![calibration](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
 
 
-@dg.asset(deps=["gold_game_features", "gold_minutes_features"], partitions_def=SEASONS,
+# A season's walk-forward reads every earlier season too: depend on all gold partitions.
+@dg.asset(deps=[dg.AssetDep(a, partition_mapping=dg.AllPartitionMapping())
+                for a in ("gold_game_features", "gold_minutes_features")], partitions_def=SEASONS,
           group_name="monitoring", kinds={"lightgbm", "json"},
           description="Walk-forward backtest of one season: models retrained weekly on games "
                       "already finished, against Elo and the market (closing line).")

@@ -137,15 +137,21 @@ def _report(out) -> dict:
 
 
 def _registry(data_dir: Path) -> list[dict]:
-    from resources.registry import ModelRegistry
-    df = ModelRegistry(str(data_dir / "models")).list_versions("win_market_free")
-    return [{"version": r.version, "state": r.state,
-             "log_loss": json.loads(r.metrics_json).get("log_loss"), "reason": r.reason[:120]}
-            for r in df.itertuples()]
+    from resources.registry import METADATA_FILE, ModelRegistry
+    reg = ModelRegistry(str(data_dir / "models"))
+    df = reg.list_versions("win_market_free")
+    out = []
+    for r in df.itertuples():
+        meta = json.loads((reg.root / "win_market_free" / r.version / METADATA_FILE).read_text())
+        out.append({"version": r.version, "state": r.state, "trigger": meta.get("trigger"),
+                    "train_end": meta.get("train_end"), "gate_window": meta.get("gate_window"),
+                    "log_loss": json.loads(r.metrics_json).get("log_loss"),
+                    "promoted_at": r.promoted_at, "reason": r.reason[:160]})
+    return out
 
 
 def shock_teams() -> dict[str, int]:
-    """The teams whose true rating the shock moves on its date (Boston and the trade partner)."""
+    """The teams whose true rating the shock moves on its date."""
     from resources.sources.simulated import SimulatedSource, teams_frame
     day = pd.Timestamp(SHOCK["date"]).date()
     a = SimulatedSource(seed=7, shock=SHOCK).team_ratings("2025-26").loc[day]
@@ -156,7 +162,7 @@ def shock_teams() -> dict[str, int]:
 
 
 def _shocked_teams(data_dir: Path) -> dict:
-    """Model vs outcome on the games of the two teams the shock touches (BOS and its partner)."""
+    """Model vs outcome on the games of the teams the shock touches."""
     from pipeline_assets.monitoring import final_results, scored_games, win_metrics
     days = pd.date_range(SHOCK["date"], periods=DAYS - 1).strftime("%Y-%m-%d")
     games = pd.concat([scored_games(d, data_dir, None, final_results(d, data_dir)) for d in days],
