@@ -534,3 +534,21 @@ def test_diff_features_reports_columns_and_one_sided_rows():
     assert diff_features(a, a.iloc[::-1], ["game_id"]).empty
     assert diff_features(a, a.assign(home_elo=a["home_elo"] + 1e-12), ["game_id"]).empty
     assert len(diff_features(a, a.assign(home_elo=a["home_elo"] + 1e-6), ["game_id"])) == 1
+
+
+def test_status_stamped_before_a_later_appearance_is_stale():
+    # A carried-over 'Out' for player 11 stamped 2020-12-25 noon (after g3); he then played
+    # g4..g7, all final before T1's tip, so at T1 the status is stale and he is not counted out.
+    stale = injury_rows([{"game_date": "2020-12-31", "team_id": A, "player_id": 11, "status": "Out",
+                          "snapshot_ts": et("2020-12-25", 12)}])
+    t1 = row(gold(tables=(RESULTS, BOX, stale, ODDS)), "T1")
+    assert t1["home_inj_out_count"] == 0 and t1["home_inj_impact"] == 0.0
+    # Without those later appearances the same row still rules him out.
+    early_box = BOX[~BOX["game_id"].isin(["g4", "g5", "g6", "g7"])].reset_index(drop=True)
+    t1b = row(gold(tables=(RESULTS, early_box, stale, ODDS)), "T1")
+    assert t1b["home_inj_out_count"] == 1
+    # An appearance that only becomes available after the cutoff cannot make the status stale.
+    sched = SCHED[SCHED["game_id"] == "T1"].reset_index(drop=True)
+    before_g4 = build_game_features(live_targets(sched, et("2020-12-26", 18)), RESULTS, BOX,
+                                    stale, ODDS).iloc[0]
+    assert before_g4["home_inj_out_count"] == 1

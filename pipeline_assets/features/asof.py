@@ -499,16 +499,28 @@ def player_state(rows: pd.DataFrame, ps: pd.DataFrame) -> pd.DataFrame:
 
 # -------------------------------------------------------------------------------- snapshots
 
-def latest_injuries(sides: pd.DataFrame, inj: pd.DataFrame) -> pd.DataFrame:
+def latest_injuries(sides: pd.DataFrame, inj: pd.DataFrame, ps: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
     """Latest injury row per player for rows (_side, team_id, game_date, cutoff_ts): rows of
-    that team and game date with snapshot_ts <= cutoff_ts; the last one per player wins."""
+    that team and game date with snapshot_ts <= cutoff_ts; the last one per player wins.
+
+    With ``ps`` (the player stream), a status stamped before the player's latest appearance that
+    is available at cutoff is stale -- he has played since -- and is dropped.  Only carried-over
+    statuses can be stale (a transaction list such as the archive's, where returns are often not
+    recorded); a report made for the game date is never older than an appearance."""
     m = sides[["_side", "team_id", "game_date", "cutoff_ts"]].merge(
         inj[["team_id", "game_date", "player_id", "status_norm", "snapshot_ts"]],
         on=["team_id", "game_date"], how="inner")
     m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
     # inj is canonically sorted, so a stable sort by snapshot keeps ties deterministic
     m = m.sort_values(["_side", "player_id", "snapshot_ts"], kind="mergesort")
-    return m.drop_duplicates(["_side", "player_id"], keep="last").reset_index(drop=True)
+    m = m.drop_duplicates(["_side", "player_id"], keep="last").reset_index(drop=True)
+    if ps is not None and len(m):
+        seen = asof(m, ps[["player_id", "ts"]].assign(last_played=ps["ts"]), ["player_id"],
+                    ["last_played"])["last_played"]
+        stale = seen.notna().to_numpy() & (seen.to_numpy() > m["snapshot_ts"].to_numpy())
+        m = m[~stale].reset_index(drop=True)
+    return m
 
 
 def american_to_prob(ml: np.ndarray) -> np.ndarray:
@@ -548,7 +560,7 @@ def injured_players(sides: pd.DataFrame, inj: pd.DataFrame, ps: pd.DataFrame,
     over the same appearances, i.e. the minutes-weighted points per minute; when unknown the
     team's average 1/240 of its points per game).  ``team_pts`` (aligned with ``sides``) is the
     team's recent points per game."""
-    lat = latest_injuries(sides, inj)
+    lat = latest_injuries(sides, inj, ps)
     out = lat[lat["status_norm"].isin(OUT_STATUSES)].reset_index(drop=True)
     h = asof(out, ps, ["player_id"], ["m10", "ppm"])
     out["exp_min"] = h["m10"].fillna(0.0).to_numpy()

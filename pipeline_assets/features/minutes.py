@@ -42,7 +42,7 @@ def build_minutes_features(targets: pd.DataFrame, player_targets: pd.DataFrame,
                       on=["game_id", "team_id"], how="left")
 
     # injuries: own latest status, and teammates ruled out
-    lat = A.latest_injuries(sides, inp.injuries)
+    lat = A.latest_injuries(sides, inp.injuries, ps)
     own = rows[["_side", "player_id"]].merge(lat[["_side", "player_id", "status_norm"]],
                                              on=["_side", "player_id"], how="left")
     out_players = A.injured_players(sides, inp.injuries, ps)[["_side", "player_id", "exp_min"]]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FEATURE_SCHEMA_VERSION = "features-v1"
+FEATURE_SCHEMA_VERSION = "features-v2"  # v2: stale injury statuses (played since) dropped
 
 # ----------------------------------------------------------------------------- game features
 
