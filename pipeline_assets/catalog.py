@@ -14,7 +14,6 @@ GOLD_ASSETS = {"gold_game_features": "game", "gold_minutes_features": "minutes"}
 LIVE_FEATURE_ASSETS = {"live_game_features": "game", "live_minutes_features": "minutes"}
 SCORE_ASSETS = {"game_scores": "game_scores", "minutes_scores": "minutes_scores",
                 "model_performance": "model_performance"}
-TABLE_FILE = {"features": "features.parquet", "artifacts": "table.parquet"}
 
 
 class NotMaterialized(LookupError):
@@ -58,6 +57,5 @@ def read_table(asset: str, partition: str, run: str = "latest", root: Path | Non
         df = storage.read_parquet(path)
         return df[df["game_date"] == partition].reset_index(drop=True)
     folder = run_folder(asset, partition, run, root)
-    name = "table.parquet" if asset in SNAPSHOT_ASSETS else (
-        "features.parquet" if asset in LIVE_FEATURE_ASSETS else "table.parquet")
+    name = "features.parquet" if asset in LIVE_FEATURE_ASSETS else "table.parquet"
     return storage.read_parquet(folder / name)
