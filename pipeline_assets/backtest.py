@@ -125,6 +125,7 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
     Cached under ``cache_dir`` (default ``<data root>/cache``); both frames carry
     ``attrs["data_fingerprint"]``.
     """
+    from pipeline_assets.featureio import latest_per_game
     from resources import storage
     from resources.sources.archive import ArchiveSource
 
@@ -143,9 +144,7 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
         t1 = time.perf_counter()
         progress(f"[backtest] archive tables read in {t1 - t0:.1f}s "
                  + ", ".join(f"{k}={len(v):,}" for k, v in tabs.items()))
-        sched = tabs["schedule"].sort_values(["game_id", "snapshot_ts"], kind="mergesort")
-        sched = sched.drop_duplicates("game_id", keep="last").sort_values(
-            ["tip_ts", "game_id"], kind="mergesort", ignore_index=True)
+        sched = latest_per_game(tabs["schedule"])
         targets = sched.assign(cutoff_ts=sched["tip_ts"])
         games = build_game_features(targets, tabs["results"], tabs["box_scores"], tabs["injuries"],
                                     tabs["odds"])
@@ -158,7 +157,7 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
                                          tabs["odds"])
         t3 = time.perf_counter()
         progress(f"[backtest] minutes features: {len(minutes):,} rows in {t3 - t2:.1f}s")
-        games, minutes = _add_eval_columns(games, minutes, sched, tabs["results"], tabs["odds"])
+        games, minutes = add_eval_columns(games, minutes, sched, tabs["results"], tabs["odds"])
         cdir.mkdir(parents=True, exist_ok=True)
         for df, path in ((games, gpath), (minutes, mpath)):
             storage.atomic_write_bytes(path, storage.parquet_bytes(df))
@@ -169,7 +168,7 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
     return games, minutes
 
 
-def _add_eval_columns(games: pd.DataFrame, minutes: pd.DataFrame, sched: pd.DataFrame,
+def add_eval_columns(games: pd.DataFrame, minutes: pd.DataFrame, sched: pd.DataFrame,
                       results: pd.DataFrame, odds: pd.DataFrame
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     gt = sched[["game_id", "game_type"]]
@@ -712,6 +711,6 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
     return res
 
 
-__all__ = ["CACHE_VERSION", "EVAL_SET", "build_archive_features", "data_fingerprint",
+__all__ = ["CACHE_VERSION", "EVAL_SET", "add_eval_columns", "build_archive_features", "data_fingerprint",
            "eligible_games", "eligible_minutes", "format_table", "kelly_bets", "market_probability",
            "run_backtest_cli", "walk_forward", "write_json_atomic"]

@@ -31,7 +31,7 @@ def gold_with_eval_columns(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     sched = latest_per_game(storage.read_snapshot_history("schedule", dates, root))
     odds = storage.read_snapshot_history("odds", dates, root)
     results = storage.read_label_range("results", dates, root)
-    return backtest._add_eval_columns(games, minutes, sched, results, odds)
+    return backtest.add_eval_columns(games, minutes, sched, results, odds)
 
 
 def calibration_png(cal: list[dict], title: str) -> str:

@@ -7,7 +7,8 @@ import pandas as pd
 
 from pipeline_assets.feature_checks import anti_leak_violations, cutoff_violations
 from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, LiveInputError, LivePolicy,
-                                       build_gold, build_live, load_history, parity, write_live)
+                                       build_gold, build_live, latest_per_game, load_history,
+                                       parity, write_live)
 from pipeline_assets.features import FEATURE_SCHEMA_VERSION, FeatureSchemaError, validate_features
 from pipeline_assets.partitions import DAILY, explicit_as_of, run_created_ts, default_as_of
 from pipeline_assets.timeutil import season_of
@@ -128,7 +129,6 @@ def live_as_of(context, config, day: str, root) -> pd.Timestamp:
     if explicit is not None:
         return explicit
     now = run_created_ts(context)
-    from pipeline_assets.featureio import latest_per_game
     sched = latest_per_game(storage.read_snapshot_history("schedule", [day], root))
     return default_as_of(day, now, sched["tip_ts"] if len(sched) else pd.Series([], dtype=object))
 

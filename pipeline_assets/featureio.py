@@ -90,14 +90,16 @@ def _runs_at_or_before(kind: str, day: str, as_of: pd.Timestamp, root: Path) -> 
     return [t for t in storage.list_runs(base) if parse_ts_token(t) <= as_of]
 
 
-def _roster_runs(day: str, as_of: pd.Timestamp, root: Path, fallback_days: int
-                 ) -> tuple[list[str], str]:
+def _roster_run(day: str, as_of: pd.Timestamp, root: Path, fallback_days: int
+                ) -> tuple[list[str], str, pd.DataFrame | None]:
+    """The newest non-empty roster run at or before `as_of`: (tokens, its date, its table)."""
     for back in range(fallback_days + 1):
         d = (to_date(day) - dt.timedelta(days=back)).isoformat()
         for token in reversed(_runs_at_or_before("rosters", d, as_of, root)):
-            if len(_read_runs("rosters", d, [token], root)):
-                return [token], d
-    return [], day
+            table = _read_runs("rosters", d, [token], root)
+            if len(table):
+                return [token], d, table
+    return [], day, None
 
 
 def _read_runs(kind: str, day: str, tokens: list[str], root: Path) -> pd.DataFrame:
@@ -115,16 +117,16 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
     frames: dict[str, pd.DataFrame] = {}
     fallbacks: dict[str, str] = {}
     for kind in ("schedule", "injuries", "odds", "rosters"):
-        tokens = _runs_at_or_before(kind, day, run_as_of, root)
+        table = None
         if kind == "rosters":
             # The newest non-empty roster run wins; before today's roster is published fall back to
             # the previous days' (bounded by roster_fallback_days).
-            tokens, read_day = _roster_runs(day, run_as_of, root, policy.roster_fallback_days)
+            tokens, read_day, table = _roster_run(day, run_as_of, root, policy.roster_fallback_days)
             if tokens and read_day != day:
                 fallbacks[kind] = read_day
                 warnings.append(f"rosters: none yet for {day}, using {read_day}")
         else:
-            read_day = day
+            tokens, read_day = _runs_at_or_before(kind, day, run_as_of, root), day
         if not tokens:
             ages[kind] = None
             msg = f"no {kind} snapshot for {day} at or before {run_as_of.isoformat()}"
@@ -142,7 +144,7 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
             if kind not in policy.allow_missing:
                 raise LiveInputError(msg)
             warnings.append(msg)
-        frames[kind] = _read_runs(kind, read_day, tokens, root)
+        frames[kind] = table if table is not None else _read_runs(kind, read_day, tokens, root)
 
     schedule = latest_per_game(frames["schedule"])
     schedule = schedule[schedule["game_date"] == day].reset_index(drop=True)

@@ -5,7 +5,6 @@ import dagster as dg
 import pandas as pd
 
 from pipeline_assets import training
-from pipeline_assets.featureio import latest_per_game
 from pipeline_assets.feature_assets import live_as_of, markdown_table
 from pipeline_assets.partitions import DAILY
 from pipeline_assets.scoring import score_games

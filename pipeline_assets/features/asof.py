@@ -28,6 +28,7 @@ import numba
 import numpy as np
 import pandas as pd
 
+from pipeline_assets.domain import betting
 from pipeline_assets.domain.elo import (
     CARRYOVER_MEAN, CARRYOVER_WEIGHT, INITIAL_RATING, elo_ratings_before_games, elo_win_prob,
 )
@@ -526,9 +527,10 @@ def latest_injuries(sides: pd.DataFrame, inj: pd.DataFrame, ps: pd.DataFrame | N
 def american_to_prob(ml: np.ndarray) -> np.ndarray:
     """Implied probability of American odds (with vig); NaN for missing or invalid (|ml| < 100)."""
     ml = np.asarray(ml, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(ml < 0, -ml / (-ml + 100.0), 100.0 / (ml + 100.0))
-    return np.where(np.isfinite(ml) & (np.abs(ml) >= 100.0), p, np.nan)
+    valid = np.isfinite(ml) & (np.abs(ml) >= 100.0)
+    p = np.full(ml.shape, np.nan)
+    p[valid] = betting.american_to_prob(ml[valid])
+    return p
 
 
 def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:

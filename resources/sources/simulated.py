@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from pipeline_assets.domain import betting
 from pipeline_assets.schemas import conform, empty_frame
 from pipeline_assets.timeutil import to_date, utc
 
@@ -1223,7 +1224,6 @@ def _american(q: np.ndarray) -> np.ndarray:
     return np.where(np.abs(ml) < 100, np.where(ml < 0, -100.0, 100.0), ml).astype(float)
 
 
-def american_to_prob(ml) -> np.ndarray:
-    """Implied probability (with vig) of an American moneyline."""
-    ml = np.asarray(ml, float)
-    return np.where(ml < 0, -ml, 100.0) / (np.abs(ml) + 100)
+# Implied probability (with vig) of a moneyline: the league's prices go through the same function
+# as every consumer's (re-exported for callers of this module).
+american_to_prob = betting.american_to_prob
