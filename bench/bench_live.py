@@ -23,7 +23,7 @@ def main() -> int:
         import pandas as pd
 
         from pipeline_assets.definitions import defs
-        from pipeline_assets.featureio import build_live, load_history
+        from pipeline_assets.featureio import LivePolicy, build_live, load_history, read_live_inputs
         from pipeline_assets.scoring import score_games
         start, end = "2025-10-21", "2026-01-20"
         defs.resolve_job_def("ingest_job").execute_in_process(
@@ -33,12 +33,14 @@ def main() -> int:
         sizes = {p.name: len(pd.read_parquet(next(p.glob("run=*/table.parquet"))))
                  for p in (root / "live/snapshots/schedule").iterdir()}
         day = max(sizes, key=sizes.get)
-        from pipeline_assets.timeutil import parse_ts_token
+        from tipoff_core.timeutil import parse_ts_token
         as_of = parse_ts_token((root / "live/snapshots/schedule" / day / "LATEST").read_text())
         times, score_times = [], []
         for _ in range(5):
             t0 = time.perf_counter()
-            res = build_live(day, as_of, root)
+            policy = LivePolicy()
+            res = build_live(day, as_of, read_live_inputs(day, as_of, root, policy),
+                             load_history(root, day), policy)
             times.append(time.perf_counter() - t0)
             g = res.games
             p = np.clip(0.5 + (g["elo_prob_home"].to_numpy() - 0.5), 0.01, 0.99)

@@ -28,7 +28,7 @@ def main() -> None:
     t0 = time.perf_counter()
     import numpy as np
 
-    from pipeline_assets.domain import montecarlo as mc
+    from tipoff_core.domain import montecarlo as mc
     t_import = time.perf_counter() - t0
 
     rng = np.random.default_rng(0)

@@ -66,16 +66,22 @@ import json
 import logging
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from pipeline_assets.domain import betting as B
-from pipeline_assets.domain import metrics as M
-from pipeline_assets.features import (FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, MARKET_COLUMNS,
-                                      build_game_features, build_minutes_features)
+from tipoff_core.domain import betting as B
+from tipoff_core.domain import metrics as M
+from pipeline_assets.featureio import History, gold_from_tables, latest_per_game
+from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, MARKET_COLUMNS
+from pipeline_assets.features.asof import latest_odds
+from pipeline_assets.models.minutes import predict_minutes, train_minutes_model
+from pipeline_assets.models.win import Candidate, WinModel, default_candidates, train_win_model
+from resources import storage
+from resources.sources.archive import ArchiveSource
 
 CACHE_VERSION = "backtest-cache-v1"
 GAME_TYPES = ("regular", "playoff")
@@ -125,10 +131,6 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
     Cached under ``cache_dir`` (default ``<data root>/cache``); both frames carry
     ``attrs["data_fingerprint"]``.
     """
-    from pipeline_assets.featureio import latest_per_game
-    from resources import storage
-    from resources.sources.archive import ArchiveSource
-
     fp = data_fingerprint(data_dir)
     cdir = Path(cache_dir) if cache_dir is not None else storage.data_root() / "cache"
     gpath, mpath = _cache_paths(fp, cdir)
@@ -145,18 +147,10 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
         progress(f"[backtest] archive tables read in {t1 - t0:.1f}s "
                  + ", ".join(f"{k}={len(v):,}" for k, v in tabs.items()))
         sched = latest_per_game(tabs["schedule"])
-        targets = sched.assign(cutoff_ts=sched["tip_ts"])
-        games = build_game_features(targets, tabs["results"], tabs["box_scores"], tabs["injuries"],
-                                    tabs["odds"])
-        t2 = time.perf_counter()
-        progress(f"[backtest] game features: {len(games):,} rows in {t2 - t1:.1f}s")
-        box = tabs["box_scores"]
-        pt = box.loc[box["game_id"].isin(targets["game_id"]),
-                     ["game_id", "team_id", "player_id", "player_name"]].reset_index(drop=True)
-        minutes = build_minutes_features(targets, pt, tabs["results"], box, tabs["injuries"],
-                                         tabs["odds"])
-        t3 = time.perf_counter()
-        progress(f"[backtest] minutes features: {len(minutes):,} rows in {t3 - t2:.1f}s")
+        games, minutes = gold_from_tables(sched, History(tabs["results"], tabs["box_scores"]),
+                                          tabs["injuries"], tabs["odds"])
+        progress(f"[backtest] features: {len(games):,} games, {len(minutes):,} player-games in "
+                 f"{time.perf_counter() - t1:.1f}s")
         games, minutes = add_eval_columns(games, minutes, sched, tabs["results"], tabs["odds"])
         cdir.mkdir(parents=True, exist_ok=True)
         for df, path in ((games, gpath), (minutes, mpath)):
@@ -174,10 +168,10 @@ def add_eval_columns(games: pd.DataFrame, minutes: pd.DataFrame, sched: pd.DataF
     gt = sched[["game_id", "game_type"]]
     ot = results[["game_id", "overtime_periods"]].copy()
     ot["overtime_periods"] = pd.to_numeric(ot["overtime_periods"]).astype("float64")
-    # closing line = the latest odds row at or before tip (one per game)
-    o = odds.merge(sched[["game_id", "tip_ts"]], on="game_id", how="inner")
-    o = o[o["snapshot_ts"] <= o["tip_ts"]].sort_values(["game_id", "snapshot_ts"], kind="mergesort")
-    o = o.drop_duplicates("game_id", keep="last")
+    # closing line = the latest odds row at or before tip (the latest book's, one per game)
+    o = latest_odds(odds, sched.assign(cutoff_ts=sched["tip_ts"]))
+    o = o.sort_values(["game_id", "snapshot_ts"], kind="mergesort").drop_duplicates(
+        "game_id", keep="last")
     close = pd.DataFrame({"game_id": o["game_id"].to_numpy(),
                           "close_home_ml": o["home_ml"].to_numpy(float),
                           "close_away_ml": o["away_ml"].to_numpy(float),
@@ -197,10 +191,6 @@ def _dates(s: pd.Series) -> np.ndarray:
 
 def _day_str(d) -> str:
     return str(np.datetime64(d, "D"))
-
-
-def _prob_metrics(y: np.ndarray, p: np.ndarray) -> dict:
-    return {"log_loss": M.log_loss(y, p), "brier": M.brier(y, p), "accuracy": M.accuracy(y, p)}
 
 
 def _blocks(dates: np.ndarray, cadence_days: int) -> list[tuple[np.datetime64, np.ndarray]]:
@@ -288,9 +278,6 @@ def kelly_bets(p_home: np.ndarray, y: np.ndarray, home_ml: np.ndarray, away_ml: 
 
 def _refit(tuned, train: pd.DataFrame, cols: list[str], seed: int, n_jobs: int):
     """The tuned candidate refit (same hyperparameters, same calibration mapping) on ``train``."""
-    import warnings
-
-    from pipeline_assets.models.win import Candidate, WinModel, default_candidates
     name = tuned.params["candidate"]
     cand = next((c for c in default_candidates(bool(tuned.params.get("fast")))
                  if c.name == name and c.kind == tuned.kind), None)
@@ -311,7 +298,6 @@ def _refit(tuned, train: pd.DataFrame, cols: list[str], seed: int, n_jobs: int):
 def _walk_win(G: pd.DataFrame, season: str, cols: list[str], cadence_days: int, fast: bool,
               seed: int, n_jobs: int, variant: str, hook: Hook | None, progress: Progress,
               train_seasons: int | None) -> tuple[np.ndarray, dict]:
-    from pipeline_assets.models.win import train_win_model
     test = G["season"].to_numpy() == season
     tdays = G["_day"].to_numpy()[test]
     start = tdays.min()
@@ -361,23 +347,20 @@ def _conformal_offsets(y: np.ndarray, p10: np.ndarray, p90: np.ndarray,
 
 
 def _predict_minutes(model, frame: pd.DataFrame) -> pd.DataFrame:
-    from pipeline_assets.models import reconcile_team_minutes
-    pred = model.predict(frame)
-    df = frame[["game_id", "team_id", "player_id", "_day", "label_minutes"]].copy()
-    df[["p10", "p50", "p90"]] = pred[["p10", "p50", "p90"]].to_numpy()
+    """Reconciled predictions of a block, each team's p50 summing to the game's real minutes
+    (240 + 25 per overtime period, when the archive knows them)."""
     ot = pd.to_numeric(frame["overtime_periods"], errors="coerce").to_numpy(float) \
         if "overtime_periods" in frame.columns else np.full(len(frame), np.nan)
-    df["_total"] = TEAM_MINUTES + OT_MINUTES * np.nan_to_num(ot, nan=0.0)
-    if "inj_out" in frame.columns:
-        df["inj_out"] = frame["inj_out"].to_numpy()
-    rec, _flags = reconcile_team_minutes(df, total="_total")
+    frame = frame.assign(_total=TEAM_MINUTES + OT_MINUTES * np.nan_to_num(ot, nan=0.0))
+    rec, _flags = predict_minutes(model, frame, total="_total")
+    for c in ("_day", "label_minutes"):
+        rec[c] = frame[c].to_numpy()
     return rec
 
 
 def _walk_minutes(Mn: pd.DataFrame, season: str, cadence_days: int, fast: bool, seed: int,
                   n_jobs: int, hook: Hook | None, progress: Progress, train_seasons: int | None,
                   conformal: bool, conformal_rows: int) -> tuple[pd.DataFrame, dict]:
-    from pipeline_assets.models import train_minutes_model
     cols = FEATURE_COLUMNS["minutes"]
     test = Mn["season"].to_numpy() == season
     info = {"retrains": 0, "seconds": 0.0, "conformal": []}
@@ -467,9 +450,7 @@ def _minutes_metrics(rec: pd.DataFrame) -> dict:
     if rec is None or len(rec) == 0:
         return {"rows": 0, "mae": float("nan"), "rmse": float("nan"),
                 "coverage_p10_p90": float("nan")}
-    y = rec["label_minutes"].to_numpy(float)
-    return {"rows": int(len(rec)), "mae": M.mae(y, rec["p50"]), "rmse": M.rmse(y, rec["p50"]),
-            "coverage_p10_p90": M.interval_coverage(y, rec["p10"], rec["p90"])}
+    return M.minutes_metrics(rec["label_minutes"], rec["p10"], rec["p50"], rec["p90"])
 
 
 # ============================================================================ walk-forward
@@ -547,11 +528,11 @@ def _walk_forward(games, minutes, test_seasons, cadence_days, fast, seed, progre
         p_elo = tframe["elo_prob_home"].to_numpy(float)
         ev = np.isfinite(p_mkt)
         blk = {"games": int(ev.sum()), "games_labelled": int(len(tframe)), "eval_set": EVAL_SET}
-        blk["model_market_free"] = _prob_metrics(y[ev], probs["market_free"][ev])
-        blk["model_with_market"] = _prob_metrics(y[ev], probs["with_market"][ev])
-        blk["elo"] = _prob_metrics(y[ev], p_elo[ev])
+        blk["model_market_free"] = M.probability_metrics(y[ev], probs["market_free"][ev])
+        blk["model_with_market"] = M.probability_metrics(y[ev], probs["with_market"][ev])
+        blk["elo"] = M.probability_metrics(y[ev], p_elo[ev])
         counts = {"moneyline": int((src == "moneyline").sum()), "spread": int((src == "spread").sum())}
-        blk["market"] = {**_prob_metrics(y[ev], p_mkt[ev]), "source": _source_label(counts),
+        blk["market"] = {**M.probability_metrics(y[ev], p_mkt[ev]), "source": _source_label(counts),
                          "counts": counts, "spread_sigma": sigma}
         # minutes
         if Mn is not None:
@@ -595,10 +576,10 @@ def _walk_forward(games, minutes, test_seasons, cadence_days, fast, seed, progre
     cfg_diag["overall"] = _minutes_diagnostics(all_min)
     overall = {"seasons": list(test_seasons), "games": int(len(cat["y"])),
                "games_labelled": int(len(cat["y_all"])), "eval_set": EVAL_SET,
-               "model_market_free": _prob_metrics(cat["y"], cat["market_free"]),
-               "model_with_market": _prob_metrics(cat["y"], cat["with_market"]),
-               "elo": _prob_metrics(cat["y"], cat["elo"]),
-               "market": {**_prob_metrics(cat["y"], cat["market"]),
+               "model_market_free": M.probability_metrics(cat["y"], cat["market_free"]),
+               "model_with_market": M.probability_metrics(cat["y"], cat["with_market"]),
+               "elo": M.probability_metrics(cat["y"], cat["elo"]),
+               "market": {**M.probability_metrics(cat["y"], cat["market"]),
                           "source": _source_label(src_counts), "counts": src_counts},
                "minutes": _minutes_metrics(all_min),
                "kelly": kelly_bets(cat["pmf_all"], cat["y_all"], cat["hml"], cat["aml"],
@@ -681,9 +662,8 @@ def format_table(result: dict) -> str:
 
 
 def write_json_atomic(path: str | Path, obj: dict) -> Path:
-    from resources.storage import atomic_write_bytes
     path = Path(path)
-    atomic_write_bytes(path, (json.dumps(_json_ready(obj), indent=2, allow_nan=False) + "\n").encode())
+    storage.atomic_write_bytes(path, (json.dumps(_json_ready(obj), indent=2, allow_nan=False) + "\n").encode())
     return path
 
 

@@ -1,4 +1,5 @@
 """`backtest_report`: the walk-forward backtest of one season, from the pipeline's own gold tables."""
+
 import base64
 import io
 import json
@@ -7,10 +8,11 @@ import dagster as dg
 import pandas as pd
 
 from pipeline_assets import backtest
-from pipeline_assets.feature_assets import markdown_table
 from pipeline_assets.featureio import latest_per_game
+from pipeline_assets.metadata import markdown_table
 from resources import storage
 from resources.dagster_resources import StorageResource
+from tipoff_core import catalog
 
 SEASONS = dg.StaticPartitionsDefinition([f"{y}-{(y + 1) % 100:02d}" for y in range(2008, 2031)])
 
@@ -23,14 +25,14 @@ class BacktestConfig(dg.Config):
 
 def gold_with_eval_columns(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gold tables plus the evaluation-only columns (game type, closing line, overtime)."""
-    games = storage.read_season_tables("game", root)
-    minutes = storage.read_season_tables("minutes", root)
+    games = storage.read_season_tables(catalog.feature("gold", "game"), root)
+    minutes = storage.read_season_tables(catalog.feature("gold", "minutes"), root)
     if games.empty:
         raise dg.Failure("no gold_game_features yet: backfill history first (history_job)")
     dates = sorted(games["game_date"].unique())
-    sched = latest_per_game(storage.read_snapshot_history("schedule", dates, root))
-    odds = storage.read_snapshot_history("odds", dates, root)
-    results = storage.read_label_range("results", dates, root)
+    sched = latest_per_game(storage.read_snapshot_history(catalog.snapshot("schedule"), dates, root))
+    odds = storage.read_snapshot_history(catalog.snapshot("odds"), dates, root)
+    results = storage.read_label_range(catalog.label("results"), dates, root)
     return backtest.add_eval_columns(games, minutes, sched, results, odds)
 
 

@@ -1,25 +1,43 @@
-"""`tipoff` command line: inspect tables, run the demo, manage models, backtest."""
+"""`tipoff` command line: inspect tables, run the demo and the step runner, manage models, backtest.
+
+User errors (a bad argument, an unknown asset, a partition that is not materialized) print one
+line naming the problem and what would fix it, and exit with status 2; a step that ran and failed
+exits with 1.
+"""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
+from pipeline_assets import steps
+from pipeline_assets.backtest import run_backtest_cli
+from pipeline_assets.featureio import LiveInputError, parity
+from pipeline_assets.monitoring.live_runs import read_live_runs
+from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy
+from resources import storage
+from resources.registry import ModelRegistry, RegistryError
+from tipoff_core import catalog
+from tipoff_core.tags import RETRAIN_DEMO, RETRAIN_TAG
+from tipoff_core.timeutil import LEAGUE_TZ, now_utc
 
-def _quiet() -> None:
-    warnings.filterwarnings("ignore")
+
+class UserError(Exception):
+    """A mistake in the invocation: printed as one line, exit status 2."""
+
+
+def _fail(prog: str, exc: BaseException) -> int:
+    print(f"tipoff {prog}: {exc}", file=sys.stderr)
+    return 2
 
 
 def cmd_show(args) -> int:
-    from pipeline_assets.catalog import NotMaterialized, read_table
-    try:
-        df = read_table(args.asset, args.partition, args.run)
-    except (ValueError, NotMaterialized) as exc:
-        print(f"tipoff show: {exc}", file=sys.stderr)
-        return 2
+    table = catalog.table(args.asset)
+    df = storage.read_partition(table, args.partition, args.run)
     try:
         df.to_csv(sys.stdout, index=False)
     except BrokenPipeError:  # e.g. `tipoff show ... | head`
@@ -29,9 +47,8 @@ def cmd_show(args) -> int:
 
 def dagster_instance():
     """The persistent local instance (DAGSTER_HOME, default data/dagster_home)."""
-    import dagster as dg
-    from resources.storage import data_root
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_root() / "dagster_home")))
+    import dagster as dg  # Dagster loads only for the commands that run jobs (keeps others fast)
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(storage.data_root() / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -39,7 +56,7 @@ def dagster_instance():
 
 
 def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict | None = None):
-    from pipeline_assets.definitions import defs
+    from pipeline_assets.definitions import defs  # loading the code location is the slow part
     job = defs.resolve_job_def(job_name)
     run_tags = dict(tags or {})
     if start is None:
@@ -56,8 +73,7 @@ def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict
 
 
 def _print_slate(day: str) -> None:
-    from pipeline_assets.catalog import read_table
-    t = read_table("game_scores", day)
+    t = storage.read_partition(catalog.table("game_scores"), day)
     cols = ["game_id", "p_home_win", "p_market_home", "edge_home", "margin_p50", "total_p50",
             "recommendation"]
     print(t[cols].round(3).to_string(index=False))
@@ -65,9 +81,6 @@ def _print_slate(day: str) -> None:
 
 def cmd_demo(args) -> int:
     """Backfill a short simulated history, then run today's slate end to end."""
-    import time
-
-    from pipeline_assets.timeutil import LEAGUE_TZ, now_utc
     today = now_utc().tz_convert(LEAGUE_TZ).date()
     start = (today - dt.timedelta(days=args.history_days)).isoformat()
     yesterday = (today - dt.timedelta(days=1)).isoformat()
@@ -76,7 +89,7 @@ def cmd_demo(args) -> int:
           f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
     run_job("history_job", start, yesterday)
     print("[tipoff] training win and minutes models (registered, gated, promoted)")
-    run_job("train_job", None, tags={"tipoff/retrain_reason": "demo"})
+    run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO})
     print(f"[tipoff] today's slate {today}: snapshots, live features, scores")
     run_job("live_job", today.isoformat())
     _print_slate(today.isoformat())
@@ -87,42 +100,36 @@ def cmd_demo(args) -> int:
 
 def cmd_models(args) -> int:
     """list / promote / rollback through the registry (the production pointer switches atomically)."""
-    from resources.registry import ModelRegistry, RegistryError
-    reg = ModelRegistry()
     try:
-        if args.action == "list":
-            df = reg.list_versions(args.name)
-            cols = [c for c in ("name", "version", "state", "created_at", "promoted_at", "reason")
-                    if c in df.columns]
-            print(df[cols].to_string(index=False) if len(df) else "no model versions yet "
-                  "(materialize win_model / minutes_model, e.g. `tipoff demo`)")
-        elif args.action == "promote":
-            if not (args.name and args.version):
-                raise RegistryError("promote needs NAME and VERSION, e.g. "
-                                    "`tipoff models promote win_market_free v20261123_130236`")
-            reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)")
-            print(f"{args.name}: production is now {args.version}")
-        elif args.action == "rollback":
-            if not args.name:
-                raise RegistryError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
-            version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
-            print(f"{args.name}: rolled back; production is now {version}")
-    except (RegistryError, LookupError, ValueError) as exc:
-        print(f"tipoff models: {exc}", file=sys.stderr)
-        return 2
+        return _models(ModelRegistry(), args)
+    except ValueError as exc:  # e.g. an invalid model name
+        raise UserError(str(exc)) from None
+
+
+def _models(reg: ModelRegistry, args) -> int:
+    if args.action == "list":
+        df = reg.list_versions(args.name)
+        cols = [c for c in ("name", "version", "state", "created_at", "promoted_at", "reason")
+                if c in df.columns]
+        print(df[cols].to_string(index=False) if len(df) else "no model versions yet "
+              "(materialize win_model / minutes_model, e.g. `tipoff demo`)")
+    elif args.action == "promote":
+        if not (args.name and args.version):
+            raise UserError("promote needs NAME and VERSION, e.g. "
+                            "`tipoff models promote win_market_free v20261123_130236`")
+        reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)")
+        print(f"{args.name}: production is now {args.version}")
+    elif args.action == "rollback":
+        if not args.name:
+            raise UserError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
+        version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
+        print(f"{args.name}: rolled back; production is now {version}")
     return 0
 
 
 def cmd_parity(args) -> int:
     """Rebuild a past date through the live path and diff it against gold."""
-    from pipeline_assets.catalog import NotMaterialized
-    from pipeline_assets.featureio import parity
-    from resources.storage import data_root
-    try:
-        diffs = parity(args.date, data_root())
-    except (NotMaterialized, RuntimeError, ValueError) as exc:
-        print(f"tipoff parity: {exc}", file=sys.stderr)
-        return 2
+    diffs = parity(catalog.check_partition(args.date), storage.data_root())
     gaps = diffs.pop("minutes_roster_gaps")
     ok = True
     for name, d in diffs.items():
@@ -138,23 +145,75 @@ def cmd_parity(args) -> int:
 
 def cmd_backtest(args) -> int:
     """Walk-forward backtest over archive seasons; writes the JSON report atomically."""
-    from pipeline_assets.backtest import run_backtest_cli
     seasons = [x.strip() for x in args.seasons.split(",") if x.strip()]
+    if not seasons:
+        raise UserError("--seasons is empty; give seasons like 2019-20,2020-21")
     try:
         run_backtest_cli(args.data_dir, seasons, args.json, cadence_days=args.cadence_days,
                          fast=args.fast)
-    except (ValueError, OSError) as exc:
-        print(f"tipoff backtest: {exc}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as exc:  # unknown seasons, a data folder that is not an archive
+        raise UserError(str(exc)) from None
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    _quiet()
-    p = argparse.ArgumentParser(prog="tipoff", description=__doc__)
+def cmd_run(args) -> int:
+    log = (lambda m: print(m, file=sys.stderr)) if not args.quiet else None
+    if args.until_step != "storage" and not args.output:
+        raise UserError("--output is required when stopping before storage")
+    policy = StakePolicy(args.kelly_fraction, args.stake_cap, args.min_edge)
+    try:
+        doc = steps.run(date=args.date, until=args.until_step, from_step=args.from_step,
+                        input_path=args.input, as_of=args.as_of, n_sims=args.n_sims,
+                        stake_policy=policy, log=log)
+    except steps.StepError as exc:
+        raise UserError(str(exc)) from None
+    except steps.StepFailure as exc:
+        print(f"tipoff run: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        steps.save_document(doc, args.output)
+    print(steps.summary_line(doc) + (f" -> {args.output}" if args.output else ""))
+    if "storage" in doc and doc["metadata"]["step"] == "storage":
+        for k, v in sorted(doc["storage"]["paths"].items()):
+            print(f"  {k}: {v}")
+    return 0
+
+
+def cmd_pin(args) -> int:
+    """Pin (or unpin) the run `latest` resolves to for one partition of a run-addressed asset."""
+    if (args.run is None) == (not args.unpin):
+        raise UserError("give exactly one of --run TOKEN or --unpin")
+    table = catalog.table(args.asset)
+    base = storage.run_base(table, args.partition)
+    storage.run_folder(table, args.partition, args.run or "latest")  # names the runs if missing
+    storage.pin_run(base, None if args.unpin else args.run)
+    now = storage.resolve_run(base).name.removeprefix("run=")
+    print(f"{args.asset} {args.partition}: " + (f"pinned to {args.run}" if not args.unpin else
+                                                  "unpinned") + f"; latest -> {now}")
+    return 0
+
+
+def cmd_live_runs(args) -> int:
+    df = read_live_runs(storage.data_root(), args.date)
+    if df.empty:
+        print("no live runs recorded")
+        return 0
+    cols = [c for c in ("date", "run_as_of_ts", "status", "trigger", "games", "model_version",
+                        "snapshot_age_hours", "warnings", "error", "run_id") if c in df.columns]
+    df[cols].tail(args.limit).to_csv(sys.stdout, index=False)
+    return 0
+
+
+# Exceptions that are the user's to fix: one line, exit 2.
+USER_ERRORS = (UserError, catalog.UnknownTableError, catalog.BadKeyError, storage.NotMaterialized,
+               storage.LayoutError, RegistryError, LiveInputError, FileNotFoundError)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tipoff", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("show", help="print one partition of a table asset as CSV")
-    s.add_argument("asset")
+    s.add_argument("asset", help=f"one of: {', '.join(catalog.known_assets())}")
     s.add_argument("--partition", required=True, help="league date YYYY-MM-DD")
     s.add_argument("--run", default="latest", help="'latest' (default) or a run token")
     s.set_defaults(fn=cmd_show)
@@ -177,10 +236,40 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--cadence-days", type=int, default=7, help="win-model retrain cadence")
     bt.add_argument("--fast", action="store_true", help="small tuning grid (quicker)")
     bt.set_defaults(fn=cmd_backtest)
-    from pipeline_assets.steps import add_subcommands  # run, pin, live-runs
-    add_subcommands(sub)
-    args = p.parse_args(argv)
-    return args.fn(args)
+    r = sub.add_parser("run", help="run a live slate step by step (collection, features, "
+                                   "prediction, storage) with JSON hand-offs")
+    r.add_argument("--date", help="league date YYYY-MM-DD (needed unless resuming)")
+    r.add_argument("--until-step", choices=steps.STEPS, default="storage")
+    r.add_argument("--from-step", choices=steps.STEPS[1:], help="resume at this step from --input")
+    r.add_argument("--input", help="document written by an earlier --output")
+    r.add_argument("--output", help="write the document here (required before storage)")
+    r.add_argument("--as-of", help="run_as_of_ts for collection (ISO; default: the assets' rule)")
+    r.add_argument("--n-sims", type=int, default=DEFAULT_N_SIMS, help="Monte Carlo sims per game")
+    r.add_argument("--kelly-fraction", type=float, default=StakePolicy.kelly_fraction)
+    r.add_argument("--stake-cap", type=float, default=StakePolicy.cap)
+    r.add_argument("--min-edge", type=float, default=StakePolicy.min_edge)
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(fn=cmd_run)
+    pn = sub.add_parser("pin", help="pin which run `latest` means for one partition (or unpin)")
+    pn.add_argument("asset")
+    pn.add_argument("--partition", required=True, help="league date YYYY-MM-DD")
+    pn.add_argument("--run", help="run token YYYYMMDDTHHMMSSZ to pin")
+    pn.add_argument("--unpin", action="store_true", help="remove the pin (LATEST applies again)")
+    pn.set_defaults(fn=cmd_pin)
+    lr = sub.add_parser("live-runs", help="the run registry of live runs (ops/live_runs.jsonl)")
+    lr.add_argument("--date", help="only this league date")
+    lr.add_argument("--limit", type=int, default=50)
+    lr.set_defaults(fn=cmd_live_runs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore")
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except USER_ERRORS as exc:
+        return _fail(args.cmd, exc)
 
 
 if __name__ == "__main__":

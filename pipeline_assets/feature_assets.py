@@ -1,32 +1,34 @@
 """Gold (historical) and live feature assets: thin wrappers over `featureio` and the builders."""
-import datetime as dt
-import json
 
 import dagster as dg
 import pandas as pd
 
 from pipeline_assets.feature_checks import anti_leak_violations, cutoff_violations
-from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, LiveInputError, LivePolicy,
-                                       build_gold, build_live, latest_per_game, load_history,
-                                       parity, write_live)
+from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, DEFAULT_ROSTER_FALLBACK_DAYS,
+                                       History, LiveInputError, LivePolicy, build_gold, build_live,
+                                       latest_per_game, load_history, parity, read_live_inputs,
+                                       write_gold, write_live)
+from pipeline_assets.metadata import markdown_table
 from pipeline_assets.features import FEATURE_SCHEMA_VERSION, FeatureSchemaError, validate_features
-from pipeline_assets.partitions import DAILY, explicit_as_of, run_created_ts, default_as_of
-from pipeline_assets.timeutil import season_of
+from pipeline_assets.partitions import DAILY, explicit_as_of, run_created_ts
 from resources import storage
 from resources.dagster_resources import StorageResource
+from tipoff_core import catalog
+from tipoff_core.timeutil import resolve_as_of
 
-SNAPSHOT_DEPS = ["schedule_snapshot", "injury_snapshot", "odds_snapshot", "roster_snapshot"]
-LABEL_DEPS = ["game_results", "player_box_scores"]
-KEYS = {"game": ["game_id"], "minutes": ["game_id", "player_id"]}
-GOLD = {"game": "gold_game_features", "minutes": "gold_minutes_features"}
-LIVE = {"game": "live_game_features", "minutes": "live_minutes_features"}
+LABEL_DEPS = [t.asset for t in catalog.of_layer("label")]
+GOLD = {t.kind: t.asset for t in catalog.of_layer("gold")}
+LIVE = {t.kind: t.asset for t in catalog.of_layer("live")}
+KEYS = {t.kind: list(t.keys) for t in catalog.of_layer("live")}
 
 
-def _specs(names: dict[str, str], group: str, deps: list[str], desc: str) -> list[dg.AssetSpec]:
-    return [dg.AssetSpec(asset, deps=deps, partitions_def=DAILY, group_name=group,
-                         kinds={"parquet"}, description=desc.format(set=fs),
+def _specs(layer: str, group: str, desc: str) -> list[dg.AssetSpec]:
+    tables = catalog.of_layer(layer)
+    deps = catalog.snapshot_assets_read_by(tables) + LABEL_DEPS
+    return [dg.AssetSpec(t.asset, deps=deps, partitions_def=DAILY, group_name=group,
+                         kinds={"parquet"}, description=desc.format(set=t.kind),
                          metadata={"schema_version": FEATURE_SCHEMA_VERSION})
-            for fs, asset in names.items()]
+            for t in tables]
 
 
 def _check_specs(names: dict[str, str], extra: tuple[str, ...] = ()) -> list[dg.AssetCheckSpec]:
@@ -79,7 +81,7 @@ def _table_md(df: pd.DataFrame, fs: str) -> dict:
 
 
 @dg.multi_asset(
-    specs=_specs(GOLD, "gold_features", SNAPSHOT_DEPS + LABEL_DEPS,
+    specs=_specs("gold", "gold_features",
                  "Historical {set} features (cutoff = tip) from every stored snapshot run and "
                  "label; one parquet per season under gold/{set}/."),
     check_specs=_check_specs(GOLD), backfill_policy=dg.BackfillPolicy.single_run(),
@@ -90,16 +92,12 @@ def gold_features(context: dg.AssetExecutionContext, store: StorageResource):
     context.log.info(f"gold features for {len(dates)} date(s) {dates[0]}..{dates[-1]}")
     history = load_history(root, dates[-1])
     games, minutes = build_gold(dates, root, history)
+    seasons = write_gold(games, minutes, dates, root)
     results = history.results
     for fs, df in (("game", games), ("minutes", minutes)):
-        by_season = {}
-        for day in dates:
-            by_season.setdefault(season_of(day), []).append(day)
-        for season, days in by_season.items():
-            storage.write_season_rows(fs, season, days, df[df["game_date"].isin(days)], root)
         md = _table_md(df, fs)
         md["dates"] = len(dates)
-        md["seasons"] = ", ".join(sorted(by_season))
+        md["seasons"] = ", ".join(seasons)
         yield dg.MaterializeResult(asset_key=GOLD[fs], metadata=md)
         for check in _feature_checks(fs, GOLD[fs], df, results):
             yield check
@@ -113,7 +111,7 @@ class LiveFeatureConfig(dg.Config):
     max_age_hours_injuries: float = DEFAULT_MAX_AGE_HOURS["injuries"]
     max_age_hours_odds: float = DEFAULT_MAX_AGE_HOURS["odds"]
     max_age_hours_rosters: float = DEFAULT_MAX_AGE_HOURS["rosters"]
-    roster_fallback_days: int = 3
+    roster_fallback_days: int = DEFAULT_ROSTER_FALLBACK_DAYS
     allow_missing: list[str] = []
 
     def policy(self) -> LivePolicy:
@@ -123,49 +121,76 @@ class LiveFeatureConfig(dg.Config):
                           self.roster_fallback_days, tuple(self.allow_missing))
 
 
+def stored_tips(day: str, root) -> pd.Series:
+    """Tip times of a date from its stored schedule snapshots."""
+    sched = latest_per_game(storage.read_snapshot_history(catalog.snapshot("schedule"), [day], root))
+    return sched["tip_ts"] if len(sched) else pd.Series([], dtype=object)
+
+
 def live_as_of(context, config, day: str, root) -> pd.Timestamp:
-    """Explicit config/tag, else the same default as the snapshots of that date."""
-    explicit = explicit_as_of(context, config)
-    if explicit is not None:
-        return explicit
-    now = run_created_ts(context)
-    sched = latest_per_game(storage.read_snapshot_history("schedule", [day], root))
-    return default_as_of(day, now, sched["tip_ts"] if len(sched) else pd.Series([], dtype=object))
+    """The run's as-of for a date: the rule the snapshots of that date used, with the stored
+    schedule's tips."""
+    return resolve_as_of(day, explicit_as_of(context, config), run_created_ts(context),
+                         lambda: stored_tips(day, root))
 
 
 @dg.multi_asset(
-    specs=_specs(LIVE, "live_features", SNAPSHOT_DEPS + LABEL_DEPS,
+    specs=_specs("live", "live_features",
                  "Live {set} features for a date as of run_as_of_ts (cutoff = min(as-of, tip)), "
                  "one folder per run under live/features_{set}/<date>/run=<ts>/ with LATEST."),
-    check_specs=_check_specs(LIVE, extra=("freshness",)), partitions_def=DAILY, can_subset=False)
+    check_specs=_check_specs(LIVE, extra=("freshness",)), partitions_def=DAILY, can_subset=False,
+    backfill_policy=dg.BackfillPolicy.single_run())
 def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
                   store: StorageResource):
     root = store.path()
-    day = context.partition_key
-    as_of = live_as_of(context, config, day, root)
-    history = load_history(root, day)  # read once: the builders and the anti-leak check share it
-    try:
-        result = build_live(day, as_of, root, config.policy(), history=history)
-    except LiveInputError as exc:
-        raise dg.Failure(description=f"live features {day} as of {as_of.isoformat()}: {exc}") from exc
-    context.log.info(f"live features {day} as of {as_of.isoformat()}: {len(result.games)} games, "
-                     f"{len(result.minutes)} player rows; warnings: {result.summary['warnings']}")
-    for fs, df in (("game", result.games), ("minutes", result.minutes)):
-        folder = write_live(result, fs, day, as_of, root)
+    policy = config.policy()
+    history = load_history(root, context.partition_keys[-1])  # shared by every date of the run
+    results, as_ofs, folders = {}, {}, {}
+    for day in context.partition_keys:
+        as_of = as_ofs[day] = live_as_of(context, config, day, root)
+        try:
+            result = build_live(day, as_of, read_live_inputs(day, as_of, root, policy),
+                                _history_until(history, day), policy)
+        except LiveInputError as exc:
+            raise dg.Failure(description=f"live features {day} as of {as_of.isoformat()}: {exc}") \
+                from exc
+        context.log.info(f"live features {day} as of {as_of.isoformat()}: {len(result.games)} "
+                         f"games, {len(result.minutes)} player rows; warnings: "
+                         f"{result.summary['warnings']}")
+        results[day] = result
+        folders[day] = {fs: write_live(result, fs, day, as_of, root) for fs in ("game", "minutes")}
+    last = context.partition_keys[-1]
+    limits = policy.max_age_hours
+    ages = {d: r.summary["snapshot_age_hours"] for d, r in results.items()}
+    stale = {d: {k: v for k, v in a.items() if v is not None and v > limits[k]}
+             for d, a in ages.items()}
+    stale = {d: v for d, v in stale.items() if v}
+    for fs in ("game", "minutes"):
+        frames = [r.games if fs == "game" else r.minutes for r in results.values()]
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         md = _table_md(df, fs)
-        md.update({"run_as_of_ts": as_of.isoformat(), "path": dg.MetadataValue.path(str(folder)),
-                   "snapshot_age_hours": dg.MetadataValue.json(result.summary["snapshot_age_hours"]),
-                   "warnings": dg.MetadataValue.json(result.summary["warnings"])})
+        md.update({"run_as_of_ts": ", ".join(sorted({t.isoformat() for t in as_ofs.values()}))[:500],
+                   "dates": len(results), "path": dg.MetadataValue.path(str(folders[last][fs])),
+                   "snapshot_age_hours": dg.MetadataValue.json(ages[last]),
+                   "warnings": dg.MetadataValue.json(results[last].summary["warnings"])})
         yield dg.MaterializeResult(asset_key=LIVE[fs], metadata=md)
-        for check in _feature_checks(fs, LIVE[fs], df, history.results, as_of):
+        cutoff_bound = as_ofs[last] if len(results) == 1 else None
+        for check in _feature_checks(fs, LIVE[fs], df, history.results, cutoff_bound):
             yield check
-        ages = result.summary["snapshot_age_hours"]
-        limits = config.policy().max_age_hours
-        stale = {k: v for k, v in ages.items() if v is not None and v > limits[k]}
         yield dg.AssetCheckResult(asset_key=LIVE[fs], check_name="freshness", passed=not stale,
                                   severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"ages_hours": dg.MetadataValue.json(ages),
+                                  metadata={"ages_hours": dg.MetadataValue.json(ages[last]),
+                                            "stale": dg.MetadataValue.json(stale),
                                             "limits_hours": dg.MetadataValue.json(limits)})
+
+
+def _history_until(history, day: str):
+    """The label history as a run for `day` alone would read it (dates up to `day`)."""
+    r, b = history.results, history.box_scores
+    if len(r) and r["game_date"].max() <= day and (b.empty or b["game_date"].max() <= day):
+        return history
+    return History(r[r["game_date"] <= day].reset_index(drop=True),
+                   b[b["game_date"] <= day].reset_index(drop=True))
 
 
 @dg.asset_check(asset="gold_game_features", partitions_def=DAILY, blocking=False,
@@ -188,12 +213,6 @@ def gold_live_parity(context: dg.AssetCheckExecutionContext, store: StorageResou
 
 
 PARITY_MAX_DATES = 7
-
-
-def markdown_table(df: pd.DataFrame, limit: int = 30) -> str:
-    head = "| " + " | ".join(map(str, df.columns)) + " |\n|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(str(v) for v in r) + " |" for r in df.head(limit).itertuples(index=False)]
-    return "\n".join([head, *rows])
 
 
 feature_assets = [gold_features, live_features]

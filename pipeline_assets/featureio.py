@@ -1,7 +1,9 @@
-"""Loading feature inputs from the store for the gold and live paths (no Dagster here).
+"""Feature inputs from the store, and feature outputs to it, for the gold and live paths.
 
-Both paths call the same builders in `pipeline_assets.features`; they differ only in which
-targets they pass and in each target's cutoff: gold = tip, live = min(run_as_of_ts, tip).
+Both paths call the same builders (`pipeline_assets.features`) through `features_from_tables`;
+they differ only in which targets they pass and in each target's cutoff: gold = tip, live =
+min(run_as_of_ts, tip).  No Dagster here: the feature assets, the step runner (`tipoff run`) and
+the backtest call these functions.
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline_assets.features import build_game_features, build_minutes_features, diff_features
-from pipeline_assets.schemas import empty_frame
-from pipeline_assets.timeutil import parse_ts_token, to_date
+from pipeline_assets.features import (FEATURE_SCHEMA_VERSION, ID_COLUMNS, build_game_features,
+                                      build_minutes_features, diff_features)
 from resources import storage
+from tipoff_core import catalog
+from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame
+from tipoff_core.timeutil import parse_ts_token, season_of, to_date, ts_token
 
 # Freshness limits per snapshot kind for live features: age = run_as_of_ts - the snapshot run.
 DEFAULT_MAX_AGE_HOURS = {"schedule": 72.0, "injuries": 12.0, "odds": 12.0, "rosters": 48.0}
+DEFAULT_ROSTER_FALLBACK_DAYS = 3
+TS = "datetime64[us, UTC]"
 
 
 class LiveInputError(RuntimeError):
@@ -34,8 +40,8 @@ class History:
 
 
 def load_history(root: Path, until: str) -> History:
-    res = storage.read_label_range("results", None, root)
-    box = storage.read_label_range("box_scores", None, root)
+    res = storage.read_label_range(catalog.label("results"), None, root)
+    box = storage.read_label_range(catalog.label("box_scores"), None, root)
     return History(res[res["game_date"] <= until].reset_index(drop=True),
                    box[box["game_date"] <= until].reset_index(drop=True))
 
@@ -49,23 +55,61 @@ def latest_per_game(schedule: pd.DataFrame) -> pd.DataFrame:
         ["tip_ts", "game_id"], kind="mergesort", ignore_index=True)
 
 
+def features_from_tables(targets: pd.DataFrame, player_targets: pd.DataFrame, history: History,
+                         injuries: pd.DataFrame, odds: pd.DataFrame
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Game and minutes features of `targets` (schedule rows + cutoff_ts) and `player_targets`
+    from whole input tables: the one call both paths make."""
+    games = build_game_features(targets, history.results, history.box_scores, injuries, odds)
+    minutes = build_minutes_features(targets, player_targets, history.results,
+                                     history.box_scores, injuries, odds)
+    return games, minutes
+
+
 # ----------------------------------------------------------------------------- gold
+
+def gold_targets(schedule: pd.DataFrame) -> pd.DataFrame:
+    """Every scheduled game (newest row per game) with cutoff = tip."""
+    sched = latest_per_game(schedule)
+    if sched.empty:
+        return empty_frame("schedule").assign(cutoff_ts=pd.Series([], dtype=TS))
+    return sched.assign(cutoff_ts=sched["tip_ts"])
+
+
+def gold_player_targets(targets: pd.DataFrame, box_scores: pd.DataFrame) -> pd.DataFrame:
+    """Gold player targets: the box-score appearances of the target games."""
+    box = box_scores.loc[box_scores["game_id"].isin(targets["game_id"]),
+                         ["game_id", "team_id", "player_id", "player_name"]]
+    return box.reset_index(drop=True)
+
+
+def gold_from_tables(schedule: pd.DataFrame, history: History, injuries: pd.DataFrame,
+                     odds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Gold game and minutes features (cutoff = tip) of every game of `schedule`."""
+    targets = gold_targets(schedule)
+    return features_from_tables(targets, gold_player_targets(targets, history.box_scores),
+                                history, injuries, odds)
+
 
 def build_gold(dates: list[str], root: Path, history: History | None = None
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Gold game and minutes features for `dates` (cutoff = tip)."""
+    """Gold game and minutes features for `dates` from the store."""
     hist = history or load_history(root, max(dates))
-    schedule = latest_per_game(storage.read_snapshot_history("schedule", dates, root))
-    injuries = storage.read_snapshot_history("injuries", dates, root)
-    odds = storage.read_snapshot_history("odds", dates, root)
-    targets = schedule.assign(cutoff_ts=schedule["tip_ts"]) if len(schedule) else \
-        empty_frame("schedule").assign(cutoff_ts=pd.Series([], dtype="datetime64[us, UTC]"))
-    games = build_game_features(targets, hist.results, hist.box_scores, injuries, odds)
-    player_targets = hist.box_scores.loc[hist.box_scores["game_id"].isin(targets["game_id"]),
-                                         ["game_id", "team_id", "player_id", "player_name"]]
-    minutes = build_minutes_features(targets, player_targets.reset_index(drop=True), hist.results,
-                                     hist.box_scores, injuries, odds)
-    return games, minutes
+    snaps = {k: storage.read_snapshot_history(catalog.snapshot(k), dates, root)
+             for k in catalog.GOLD_READS}
+    return gold_from_tables(snaps["schedule"], hist, snaps["injuries"], snaps["odds"])
+
+
+def write_gold(games: pd.DataFrame, minutes: pd.DataFrame, dates: list[str], root: Path) -> list[str]:
+    """Replace the rows of `dates` in the season files of both feature sets; returns the seasons."""
+    by_season: dict[str, list[str]] = {}
+    for day in dates:
+        by_season.setdefault(season_of(day), []).append(day)
+    for fs, df in (("game", games), ("minutes", minutes)):
+        table = catalog.feature("gold", fs)
+        for season, days in by_season.items():
+            storage.write_season_rows(table, season, days, df[df["game_date"].isin(days)], root)
+    return sorted(by_season)
 
 
 # ----------------------------------------------------------------------------- live
@@ -73,8 +117,19 @@ def build_gold(dates: list[str], root: Path, history: History | None = None
 @dataclass
 class LivePolicy:
     max_age_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_AGE_HOURS))
-    roster_fallback_days: int = 3
+    roster_fallback_days: int = DEFAULT_ROSTER_FALLBACK_DAYS
     allow_missing: tuple[str, ...] = ()  # snapshot kinds allowed to be absent or stale
+
+
+@dataclass
+class LiveInputs:
+    """The snapshot tables a live run sees: per kind the union of the runs at or before the
+    as-of (rosters: the newest non-empty run, possibly of an earlier day), with the run tokens and
+    date they came from."""
+
+    frames: dict[str, pd.DataFrame]
+    tokens: dict[str, list[str]]
+    read_day: dict[str, str]
 
 
 @dataclass
@@ -85,53 +140,75 @@ class LiveResult:
     coverage: pd.DataFrame
 
 
-def _runs_at_or_before(kind: str, day: str, as_of: pd.Timestamp, root: Path) -> list[str]:
-    base = storage.snapshot_dir(kind, day, root)
-    return [t for t in storage.list_runs(base) if parse_ts_token(t) <= as_of]
+Pending = dict[tuple[str, str], pd.DataFrame]  # (kind, date) -> a run at the as-of not yet stored
 
 
-def _roster_run(day: str, as_of: pd.Timestamp, root: Path, fallback_days: int
-                ) -> tuple[list[str], str, pd.DataFrame | None]:
-    """The newest non-empty roster run at or before `as_of`: (tokens, its date, its table)."""
-    for back in range(fallback_days + 1):
-        d = (to_date(day) - dt.timedelta(days=back)).isoformat()
-        for token in reversed(_runs_at_or_before("rosters", d, as_of, root)):
-            table = _read_runs("rosters", d, [token], root)
-            if len(table):
-                return [token], d, table
-    return [], day, None
+def _runs(kind: str, day: str, as_of: pd.Timestamp, root: Path, pending: Pending) -> list[str]:
+    tokens = storage.runs_at_or_before(storage.partition_dir(catalog.snapshot(kind), day, root),
+                                       as_of)
+    if (kind, day) in pending and ts_token(as_of) not in tokens:
+        tokens.append(ts_token(as_of))
+    return tokens
 
 
-def _read_runs(kind: str, day: str, tokens: list[str], root: Path) -> pd.DataFrame:
-    base = storage.snapshot_dir(kind, day, root)
-    files = [base / f"run={t}" / "table.parquet" for t in tokens]
-    return storage.read_many(files, kind).drop_duplicates(ignore_index=True)
+def _read(kind: str, day: str, tokens: list[str], as_of: pd.Timestamp, root: Path,
+          pending: Pending) -> pd.DataFrame:
+    stored = [t for t in tokens if not ((kind, day) in pending and t == ts_token(as_of))]
+    frame = storage.read_runs(catalog.snapshot(kind), day, stored, root)
+    if (kind, day) in pending and ts_token(as_of) in tokens:
+        frame = pd.concat([frame, pending[(kind, day)]], ignore_index=True) if len(frame) \
+            else pending[(kind, day)]
+        frame = frame.drop_duplicates(ignore_index=True)
+    return frame
 
 
-def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy | None = None,
-               history: History | None = None) -> LiveResult:
-    """Live features of `day` as of `run_as_of` from the stored snapshot runs."""
+def read_live_inputs(day: str, as_of: pd.Timestamp, root: Path, policy: LivePolicy,
+                     pending: Pending | None = None) -> LiveInputs:
+    """The snapshot runs of `day` at or before `as_of` in the store, plus `pending` runs at the
+    as-of that are not stored yet (the step runner's collected snapshots)."""
+    pending = pending or {}
+    frames, tokens, read_day = {}, {}, {}
+    for kind in SNAPSHOT_KINDS:
+        if kind == "rosters":
+            # The newest non-empty roster run wins; before today's roster is published fall back
+            # to the previous days' (bounded by roster_fallback_days).
+            frames[kind], tokens[kind], read_day[kind] = empty_frame(kind), [], day
+            for back in range(policy.roster_fallback_days + 1):
+                d = (to_date(day) - dt.timedelta(days=back)).isoformat()
+                runs = _runs(kind, d, as_of, root, pending)
+                pinned = storage.select_run(storage.partition_dir(catalog.snapshot(kind), d, root),
+                                            as_of)
+                order = ([pinned] if pinned in runs else []) + [t for t in reversed(runs)
+                                                                 if t != pinned]
+                found = next(((t, tab) for t in order
+                              if len(tab := _read(kind, d, [t], as_of, root, pending))), None)
+                if found:
+                    frames[kind], tokens[kind], read_day[kind] = found[1], [found[0]], d
+                    break
+            continue
+        tokens[kind], read_day[kind] = _runs(kind, day, as_of, root, pending), day
+        frames[kind] = _read(kind, day, tokens[kind], as_of, root, pending)
+    return LiveInputs(frames, tokens, read_day)
+
+
+def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: History,
+               policy: LivePolicy | None = None) -> LiveResult:
+    """Live features of `day` as of `run_as_of` (cutoff = min(as-of, tip))."""
     policy = policy or LivePolicy()
     warnings: list[str] = []
     ages: dict[str, float | None] = {}
     frames: dict[str, pd.DataFrame] = {}
     fallbacks: dict[str, str] = {}
-    for kind in ("schedule", "injuries", "odds", "rosters"):
-        table = None
-        if kind == "rosters":
-            # The newest non-empty roster run wins; before today's roster is published fall back to
-            # the previous days' (bounded by roster_fallback_days).
-            tokens, read_day, table = _roster_run(day, run_as_of, root, policy.roster_fallback_days)
-            if tokens and read_day != day:
-                fallbacks[kind] = read_day
-                warnings.append(f"rosters: none yet for {day}, using {read_day}")
-        else:
-            tokens, read_day = _runs_at_or_before(kind, day, run_as_of, root), day
+    for kind in SNAPSHOT_KINDS:
+        tokens = inputs.tokens[kind]
+        if kind == "rosters" and tokens and inputs.read_day[kind] != day:
+            fallbacks[kind] = inputs.read_day[kind]
+            warnings.append(f"rosters: none yet for {day}, using {inputs.read_day[kind]}")
         if not tokens:
             ages[kind] = None
             msg = f"no {kind} snapshot for {day} at or before {run_as_of.isoformat()}"
             if kind not in policy.allow_missing:
-                raise LiveInputError(msg + f" — materialize {kind} snapshots first or allow it "
+                raise LiveInputError(msg + f" -- materialize {kind} snapshots first or allow it "
                                            "to be missing (allow_missing)")
             warnings.append(msg)
             frames[kind] = empty_frame(kind)
@@ -144,27 +221,17 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
             if kind not in policy.allow_missing:
                 raise LiveInputError(msg)
             warnings.append(msg)
-        frames[kind] = table if table is not None else _read_runs(kind, read_day, tokens, root)
+        frames[kind] = inputs.frames[kind]
 
     schedule = latest_per_game(frames["schedule"])
     schedule = schedule[schedule["game_date"] == day].reset_index(drop=True)
     if schedule["tip_ts"].isna().any():
         raise LiveInputError(f"{day}: a target game has no tip_ts in the schedule")
     cutoff = schedule["tip_ts"].where(schedule["tip_ts"] < run_as_of, run_as_of)
-    targets = schedule.assign(cutoff_ts=cutoff.astype("datetime64[us, UTC]"))
-    hist = history or load_history(root, day)
-
-    games = build_game_features(targets, hist.results, hist.box_scores, frames["injuries"],
-                                frames["odds"])
-    roster = frames["rosters"]
-    sides = pd.concat([targets[["game_id", "home_team_id"]].rename(columns={"home_team_id": "team_id"}),
-                       targets[["game_id", "away_team_id"]].rename(columns={"away_team_id": "team_id"})])
-    player_targets = sides.merge(roster[["team_id", "player_id", "player_name"]].drop_duplicates(
-        ["team_id", "player_id"]), on="team_id", how="inner")
-    player_targets = player_targets.sort_values(["game_id", "team_id", "player_id"], ignore_index=True)
-    minutes = build_minutes_features(targets, player_targets, hist.results, hist.box_scores,
-                                     frames["injuries"], frames["odds"])
-    coverage = _coverage(targets, games, minutes, frames)
+    targets = schedule.assign(cutoff_ts=cutoff.astype(TS))
+    games, minutes = features_from_tables(targets, live_player_targets(targets, frames["rosters"]),
+                                          history, frames["injuries"], frames["odds"])
+    coverage = _coverage(targets, minutes, frames)
     summary = {
         "mode": "live", "date": day, "run_as_of_ts": run_as_of.isoformat(),
         "games": len(games), "player_rows": len(minutes), "snapshot_age_hours": ages,
@@ -174,7 +241,16 @@ def build_live(day: str, run_as_of: pd.Timestamp, root: Path, policy: LivePolicy
     return LiveResult(games, minutes, summary, coverage)
 
 
-def _coverage(targets, games, minutes, frames) -> pd.DataFrame:
+def live_player_targets(targets: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
+    """Live player targets: every roster player of both teams of each target game."""
+    sides = pd.concat([targets[["game_id", "home_team_id"]].rename(columns={"home_team_id": "team_id"}),
+                       targets[["game_id", "away_team_id"]].rename(columns={"away_team_id": "team_id"})])
+    players = sides.merge(roster[["team_id", "player_id", "player_name"]].drop_duplicates(
+        ["team_id", "player_id"]), on="team_id", how="inner")
+    return players.sort_values(["game_id", "team_id", "player_id"], ignore_index=True)
+
+
+def _coverage(targets, minutes, frames) -> pd.DataFrame:
     """Per game: freshness of odds/injury data and how many roster players each team has."""
     if targets.empty:
         return pd.DataFrame(columns=["game_id", "cutoff_ts", "odds_rows", "latest_odds_ts",
@@ -202,31 +278,58 @@ def _coverage(targets, games, minutes, frames) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_live(result: LiveResult, name: str, day: str, run_as_of: pd.Timestamp, root: Path) -> Path:
-    """features.parquet, ids.csv, summary.json, coverage.csv under live/features_<name>/<date>/run=<ts>/."""
-    from pipeline_assets.features.schema import FEATURE_SCHEMA_VERSION, ID_COLUMNS
-    from pipeline_assets.timeutil import ts_token
-    df = result.games if name == "game" else result.minutes
-    summary = dict(result.summary, feature_set=name, schema_version=FEATURE_SCHEMA_VERSION,
+def live_files(result: LiveResult, feature_set: str) -> dict[str, bytes]:
+    """features.parquet, ids.csv, summary.json, coverage.csv of one feature set."""
+    df = result.games if feature_set == "game" else result.minutes
+    summary = dict(result.summary, feature_set=feature_set, schema_version=FEATURE_SCHEMA_VERSION,
                    rows=len(df))
-    files = {
+    return {
         "features.parquet": storage.parquet_bytes(df),
-        "ids.csv": df[ID_COLUMNS[name]].to_csv(index=False).encode(),
+        "ids.csv": df[ID_COLUMNS[feature_set]].to_csv(index=False).encode(),
         "summary.json": json.dumps(summary, indent=2, sort_keys=True, default=str).encode(),
         "coverage.csv": result.coverage.to_csv(index=False).encode(),
     }
-    base = storage.run_artifact_dir("features", name, day, root)
-    return storage.write_run_folder(base, ts_token(run_as_of), files).path
 
+
+def write_live(result: LiveResult, feature_set: str, day: str, run_as_of: pd.Timestamp,
+               root: Path) -> Path:
+    """The live feature run folder `live/features_<set>/<date>/run=<ts>/`."""
+    base = storage.partition_dir(catalog.feature("live", feature_set), day, root)
+    return storage.write_run_folder(base, ts_token(run_as_of), live_files(result, feature_set)).path
+
+
+def live_feature_run(feature_set: str, day: str, as_of: pd.Timestamp, root: Path
+                     ) -> tuple[pd.DataFrame, str]:
+    """The live feature run a scorer at `as_of` uses (see `storage.select_run`): (table, token)."""
+    table = catalog.feature("live", feature_set)
+    base = storage.partition_dir(table, day, root)
+    token = storage.select_run(base, as_of)
+    if token is None:
+        raise LiveInputError(f"no {table.asset} run for {day} at or before {as_of.isoformat()}: "
+                             "materialize live features first (live_job)")
+    return storage.read_parquet(base / f"run={token}" / table.file), token
+
+
+def odds_at(day: str, as_of: pd.Timestamp, root: Path, pending: Pending | None = None
+            ) -> pd.DataFrame:
+    """Every odds row of `day` knowable at `as_of`: all stored runs at or before it (plus a
+    pending run at the as-of), rows stamped after it dropped."""
+    pending = pending or {}
+    odds = _read("odds", day, _runs("odds", day, as_of, root, pending), as_of, root, pending)
+    return odds[odds["snapshot_ts"] <= as_of].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- parity
 
 def parity(day: str, root: Path) -> dict[str, pd.DataFrame]:
     """Rebuild a past date through the live path (as of after its last tip) and diff vs gold."""
-    from pipeline_assets.catalog import read_table
-    gold_g = read_table("gold_game_features", day, root=root)
-    gold_m = read_table("gold_minutes_features", day, root=root)
+    gold_g = storage.read_partition(catalog.table("gold_game_features"), day, root=root)
+    gold_m = storage.read_partition(catalog.table("gold_minutes_features"), day, root=root)
     late = pd.Timestamp(f"{to_date(day) + dt.timedelta(days=1)}T10:00", tz="UTC")
-    live = build_live(day, late, root, LivePolicy(max_age_hours={k: 1e9 for k in DEFAULT_MAX_AGE_HOURS},
-                                                  allow_missing=("injuries", "odds")))
+    policy = LivePolicy(max_age_hours={k: 1e9 for k in DEFAULT_MAX_AGE_HOURS},
+                        allow_missing=("injuries", "odds"))
+    live = build_live(day, late, read_live_inputs(day, late, root, policy),
+                      load_history(root, day), policy)
     # Live player rows are the roster as of the run, gold rows the players who appeared.  Parity is
     # about the code path, so it compares the player-games both paths target (same game, player
     # and team); appearances the live roster did not cover (a debut, a trade the roster had not yet

@@ -1,4 +1,4 @@
-"""Snapshot and label assets: thin Dagster wrappers around `Source.fetch` and the store.
+"""Snapshot and label assets: thin Dagster wrappers around `collect` (one asset per catalog row).
 
 Snapshots (schedule, injuries, odds, rosters) are taken "as of" a run timestamp and written per
 run under `live/snapshots/<kind>/<date>/run=<ts>/`; labels (results, box scores) are written per
@@ -12,53 +12,41 @@ import json
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets.partitions import DAILY, AsOfConfig, default_as_of, explicit_as_of, run_created_ts
-from pipeline_assets.schemas import LABEL_KINDS, SNAPSHOT_KINDS, TABLES, arrow_schema
-from pipeline_assets.timeutil import to_date, ts_token
-from resources import storage
+from pipeline_assets import collect
+from pipeline_assets.partitions import DAILY, AsOfConfig, explicit_as_of, run_created_ts
 from resources.dagster_resources import SourceResource, StorageResource
-from resources.sources.base import Extract, SourceError
-
-ASSET_OF_KIND = {
-    "schedule": "schedule_snapshot", "injuries": "injury_snapshot", "odds": "odds_snapshot",
-    "rosters": "roster_snapshot", "results": "game_results", "box_scores": "player_box_scores",
-}
-KIND_OF_ASSET = {v: k for k, v in ASSET_OF_KIND.items()}
+from resources.sources.base import Extract
+from tipoff_core import catalog
+from tipoff_core.schemas import TABLES
+from tipoff_core.tags import LAYER_TAG
+from tipoff_core.timeutil import resolve_as_of
 
 
 def table_schema(kind: str) -> dg.TableSchema:
-    schema, key = TABLES[kind]
+    schema, _key = TABLES[kind]
     return dg.TableSchema(columns=[
         dg.TableColumn(c, t, constraints=dg.TableColumnConstraints(nullable=t in ("float", "Int", "bool")))
         for c, t in schema.items()])
 
 
-def quarantine(error: SourceError, kind: str, day: str, as_of: pd.Timestamp, root) -> str | None:
-    """Keep the offending raw payload for audit; return where it went."""
-    if not error.raw:
-        return None
-    path = root / "quarantine" / kind / day / f"{ts_token(as_of)}-{error.source}.raw"
-    storage.atomic_write_bytes(path, error.raw)
-    storage.write_json(path.with_suffix(".json"), {"error": str(error), "endpoint": error.endpoint,
-                                                   "field": error.field})
-    return str(path)
-
-
 def fetch_or_fail(src, kind: str, day: str, as_of: pd.Timestamp, root) -> Extract:
     try:
-        return src.fetch(kind, to_date(day), as_of)
-    except SourceError as exc:
-        kept = quarantine(exc, kind, day, as_of, root)
-        raise dg.Failure(description=f"{exc}" + (f" (raw payload kept at {kept})" if kept else ""),
-                         metadata={"source": exc.source, "endpoint": exc.endpoint,
-                                   "field": exc.field or "", "raw_payload": kept or ""}) from exc
+        return collect.fetch(src, kind, day, as_of, root)
+    except collect.CollectError as exc:
+        err = exc.error
+        raise dg.Failure(description=str(exc),
+                         metadata={"source": err.source, "endpoint": err.endpoint,
+                                   "field": err.field or "", "raw_payload": str(exc.kept or "")}
+                         ) from exc
 
 
 @functools.lru_cache(maxsize=4096)
-def _default_as_of(src, day: str, now: pd.Timestamp, root) -> pd.Timestamp:
+def _tips(src, day: str, now: pd.Timestamp, root) -> pd.Series:
     """Shared by the four snapshot assets of a run (one schedule look-up per date, not four)."""
-    sched = fetch_or_fail(src, "schedule", day, now, root)
-    return default_as_of(day, now, sched.table["tip_ts"])
+    try:
+        return collect.schedule_tips(src, day, now, root)
+    except collect.CollectError as exc:
+        raise dg.Failure(description=str(exc)) from exc
 
 
 def table_checks(kind: str, frames: dict[str, pd.DataFrame], as_ofs: dict[str, pd.Timestamp]
@@ -99,14 +87,14 @@ def _range_metadata(frames: dict[str, pd.DataFrame], kind: str) -> dict:
     return md
 
 
-def build_snapshot_asset(kind: str) -> dg.AssetsDefinition:
-    name = ASSET_OF_KIND[kind]
+def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
+    kind = table.kind
 
-    @dg.asset(name=name, partitions_def=DAILY, group_name="snapshots",
-              backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(name),
-              kinds={"parquet"}, tags={"tipoff/layer": "snapshot"},
+    @dg.asset(name=table.asset, partitions_def=DAILY, group_name="snapshots",
+              backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(table.asset),
+              kinds={"parquet"}, tags={LAYER_TAG: "snapshot"},
               description=f"{kind} as knowable at the run's as-of timestamp, one folder per run "
-                          f"under live/snapshots/{kind}/<date>/run=<ts>/ with a LATEST pointer.")
+                          f"under {table.folder}/<date>/run=<ts>/ with a LATEST pointer.")
     def _snapshot(context: dg.AssetExecutionContext, config: AsOfConfig, source: SourceResource,
                   store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
@@ -114,23 +102,15 @@ def build_snapshot_asset(kind: str) -> dg.AssetsDefinition:
         extracts: dict[str, Extract] = {}
         as_ofs: dict[str, pd.Timestamp] = {}
         for day in context.partition_keys:
-            as_of = explicit if explicit is not None else _default_as_of(src, day, now, root)
-            as_ofs[day] = as_of
-            extracts[day] = fetch_or_fail(src, kind, day, as_of, root)
-        created = 0
-        folders = []
+            as_ofs[day] = resolve_as_of(day, explicit, now, lambda d=day: _tips(src, d, now, root))
+            extracts[day] = fetch_or_fail(src, kind, day, as_ofs[day], root)
+        created, folders = 0, []
         for day, ex in extracts.items():
-            meta = {"kind": kind, "source": ex.source, "endpoint": ex.endpoint, "date": day,
-                    "run_as_of_ts": as_ofs[day].isoformat(), "rows": len(ex.table),
-                    "notes": ex.notes}
-            folder = storage.write_run_folder(
-                storage.snapshot_dir(kind, day, root), ts_token(as_ofs[day]),
-                {"raw.json": ex.raw, "table.parquet": storage.parquet_bytes(ex.table, arrow_schema(kind)),
-                 "meta.json": json.dumps(meta, sort_keys=True, default=str).encode()})
+            folder = collect.write_snapshot(ex, day, as_ofs[day], root)
             created += folder.created
             folders.append(folder.path)
         frames = {d: ex.table for d, ex in extracts.items()}
-        context.log.info(f"{name}: {sum(len(f) for f in frames.values())} rows over "
+        context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
                          f"{len(frames)} date(s); {created} new run folder(s)")
         md = _range_metadata(frames, kind)
         md.update({"source": src.name, "new_run_folders": created,
@@ -141,23 +121,22 @@ def build_snapshot_asset(kind: str) -> dg.AssetsDefinition:
     return _snapshot
 
 
-def build_label_asset(kind: str) -> dg.AssetsDefinition:
-    name = ASSET_OF_KIND[kind]
+def build_label_asset(table: catalog.Table) -> dg.AssetsDefinition:
+    kind = table.kind
 
-    @dg.asset(name=name, partitions_def=DAILY, group_name="labels",
-              backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(name),
-              kinds={"parquet"}, tags={"tipoff/layer": "label"},
+    @dg.asset(name=table.asset, partitions_def=DAILY, group_name="labels",
+              backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(table.asset),
+              kinds={"parquet"}, tags={LAYER_TAG: "label"},
               description=f"{kind} of games final by the run's as-of time (default now), one table "
-                          f"per date under labels/{kind}/<date>/.")
+                          f"per date under {table.folder}/<date>/.")
     def _label(context: dg.AssetExecutionContext, config: AsOfConfig, source: SourceResource,
                store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
         as_of = explicit_as_of(context, config) or run_created_ts(context)
         extracts = {day: fetch_or_fail(src, kind, day, as_of, root) for day in context.partition_keys}
-        changed = sum(storage.write_label_table(kind, day, ex.table, ex.raw, root)[1]
-                      for day, ex in extracts.items())
+        changed = sum(collect.write_labels(ex, day, root)[1] for day, ex in extracts.items())
         frames = {d: ex.table for d, ex in extracts.items()}
-        context.log.info(f"{name}: {sum(len(f) for f in frames.values())} rows over "
+        context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
                          f"{len(frames)} date(s); {changed} table(s) changed")
         md = _range_metadata(frames, kind)
         md.update({"source": src.name, "tables_changed": changed, "as_of": as_of.isoformat()})
@@ -167,5 +146,5 @@ def build_label_asset(kind: str) -> dg.AssetsDefinition:
     return _label
 
 
-snapshot_assets = [build_snapshot_asset(k) for k in SNAPSHOT_KINDS]
-label_assets = [build_label_asset(k) for k in LABEL_KINDS]
+snapshot_assets = [build_snapshot_asset(t) for t in catalog.of_layer("snapshot")]
+label_assets = [build_label_asset(t) for t in catalog.of_layer("label")]

@@ -1,24 +1,20 @@
-"""Partitions and the as-of clock shared by every daily asset."""
-from __future__ import annotations
+"""The Dagster side of partitions and the as-of clock shared by every daily asset.
 
-import datetime as dt
-import os
+The rule itself (explicit as-of, else now for today and later, else shortly before the first tip)
+is `tipoff_core.timeutil.resolve_as_of`; this module only reads a run's config, tags and clock.
+"""
+from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets.timeutil import LEAGUE_TZ, local_ts, now_utc, to_date, utc
+from tipoff_core.catalog import PARTITIONS_START
+from tipoff_core.tags import RUN_AS_OF_TAG
+from tipoff_core.timeutil import now_utc, parse_as_of, utc
 
-# Daily partitions on the league calendar; the first date covers the archive's first season.
 # end_offset=1 makes today's slate a partition as soon as the day starts.
-PARTITIONS_START = os.environ.get("TIPOFF_PARTITIONS_START", "2007-10-01")
 DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="America/New_York",
                                      end_offset=1)
-
-RUN_AS_OF_TAG = "tipoff/run_as_of_ts"
-# Past dates default to this long before the day's first tip: the pre-game view of the slate.
-PRE_TIP_MARGIN = pd.Timedelta(minutes=5)
-NO_GAMES_DEFAULT_TIME = dt.time(12, 0)
 
 
 class AsOfConfig(dg.Config):
@@ -38,20 +34,9 @@ def run_created_ts(context: dg.AssetExecutionContext) -> pd.Timestamp:
 
 
 def explicit_as_of(context: dg.AssetExecutionContext, config: AsOfConfig | None) -> pd.Timestamp | None:
+    """The as-of given by the asset config, else by the run tag, else None."""
     raw = (config.run_as_of_ts if config else "") or context.run.tags.get(RUN_AS_OF_TAG, "")
-    if not raw:
-        return None
     try:
-        return utc(raw).floor("s")
+        return parse_as_of(raw)
     except ValueError as exc:
-        raise dg.Failure(f"run_as_of_ts {raw!r} is not an ISO timestamp: {exc}") from None
-
-
-def default_as_of(day: dt.date | str, now: pd.Timestamp, tips: pd.Series) -> pd.Timestamp:
-    """The documented default as-of for a date (see AsOfConfig)."""
-    day = to_date(day)
-    if day >= now.tz_convert(LEAGUE_TZ).date():
-        return now
-    if len(tips):
-        return (utc(tips.min()) - PRE_TIP_MARGIN).floor("s")
-    return local_ts(day, NO_GAMES_DEFAULT_TIME)
+        raise dg.Failure(str(exc)) from None

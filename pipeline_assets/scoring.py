@@ -1,42 +1,77 @@
 """Score a slate: win probability, Monte Carlo margin/total distributions, edge and Kelly stake.
 
-Plain Python; the `game_scores` / `minutes_scores` assets wrap it.  The edge is measured with the
-market-free model (a model that has seen the market cannot claim an edge against it); the
-with-market probability and the Elo, Pythagorean and logistic baselines are reported beside it.
+Plain Python shared by the `game_scores` / `minutes_scores` assets and the step runner: load the
+production models (`load_production_models`), score (`score_game_table`, `score_minutes_table`),
+store (`write_score_run`, `prediction_log_rows`).  The edge is measured with the market-free model
+(a model that has seen the market cannot claim an edge against it); the with-market probability
+and the Elo, Pythagorean and logistic baselines are reported beside it.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline_assets.domain import betting, metrics, montecarlo
+from pipeline_assets.features.asof import latest_odds
+from pipeline_assets.models.minutes import predict_minutes
+from resources import storage
+from resources.registry import LoadedModel, ModelRegistry
+from tipoff_core import catalog
+from tipoff_core.domain import betting, metrics, montecarlo
+from tipoff_core.timeutil import ts_token
 
 MARGIN_SD = 12.0      # NBA final-margin sd around expectation
 TOTAL_SD = 18.0
 LEAGUE_TOTAL = 225.0  # fallback expected total when a team has no scoring history
+DEFAULT_N_SIMS = 10_000
+WIN_FREE, WIN_MARKET, MINUTES = "win_market_free", "win_with_market", "minutes"
+MINUTES_ID_COLUMNS = ["game_id", "game_date", "team_id", "opp_team_id", "player_id", "player_name"]
+MINUTES_SCORE_COLUMNS = ["p10", "p50", "p90", "p50_raw"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class StakePolicy:
+    """How stakes are sized; the `game_scores` config and `tipoff run` flags default to these."""
+
     kelly_fraction: float = 0.25
     cap: float = 0.05        # never more than 5% of bankroll on one game
     min_edge: float = 0.02   # below this the recommendation is none
 
 
-def consensus_moneylines(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ProductionModels:
+    free: LoadedModel
+    market: LoadedModel
+    minutes: LoadedModel
+
+    def versions(self) -> dict[str, str]:
+        return {WIN_FREE: self.free.version, WIN_MARKET: self.market.version,
+                MINUTES: self.minutes.version}
+
+
+def load_production_models(registry: ModelRegistry) -> ProductionModels:
+    """The three production models (raises NoProductionModelError naming the missing one)."""
+    return ProductionModels(registry.load_production(WIN_FREE), registry.load_production(WIN_MARKET),
+                            registry.load_production(MINUTES))
+
+
+def mc_seed(as_of: pd.Timestamp) -> int:
+    """The Monte Carlo seed of a run: its as-of in seconds (re-scoring a run is reproducible)."""
+    return int(as_of.value // 10**9) % (2**31)
+
+
+def best_prices(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
     """Per game: the best available home and away American prices among bookmakers' latest rows
     at or before the game's cutoff (a bettor takes the best price)."""
     cols = ["game_id", "best_home_ml", "best_away_ml"]
-    if odds is None or odds.empty:
+    o = latest_odds(odds, cutoffs)
+    if o.empty:
         return pd.DataFrame(columns=cols)
-    o = odds.merge(cutoffs[["game_id", "cutoff_ts"]], on="game_id")
-    o = o[o["snapshot_ts"] <= o["cutoff_ts"]].sort_values("snapshot_ts", kind="mergesort")
-    o = o.drop_duplicates(["game_id", "bookmaker"], keep="last")
-    dec_h = betting.american_to_decimal(o["home_ml"].to_numpy(float))
-    dec_a = betting.american_to_decimal(o["away_ml"].to_numpy(float))
-    o = o.assign(dec_h=dec_h, dec_a=dec_a)
+    o = o.assign(dec_h=betting.american_to_decimal(o["home_ml"].to_numpy(float)),
+                 dec_a=betting.american_to_decimal(o["away_ml"].to_numpy(float)))
     best = o.groupby("game_id").agg(dec_h=("dec_h", "max"), dec_a=("dec_a", "max")).reset_index()
     best["best_home_ml"] = betting.decimal_to_american(best["dec_h"].to_numpy(float))
     best["best_away_ml"] = betting.decimal_to_american(best["dec_a"].to_numpy(float))
@@ -51,9 +86,9 @@ def expected_total(f: pd.DataFrame) -> np.ndarray:
 
 
 def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market: np.ndarray,
-                p_logistic: np.ndarray, odds: pd.DataFrame | None, *, n_sims: int = 10_000,
+                p_logistic: np.ndarray, odds: pd.DataFrame | None, *, n_sims: int = DEFAULT_N_SIMS,
                 seed: int = 0, policy: StakePolicy | None = None) -> pd.DataFrame:
-    """One row per game of `features` (live game features)."""
+    """One row per game of `features` (live game features), given the models' probabilities."""
     policy = policy or StakePolicy()
     f = features.reset_index(drop=True)
     p = np.clip(np.asarray(p_market_free, float), 1e-4, 1 - 1e-4)
@@ -63,7 +98,7 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     line = f["mkt_total"].to_numpy(float)
     sims = montecarlo.simulate_slate(mu_margin, mu_total, MARGIN_SD, TOTAL_SD, 0.0, n_sims=n_sims,
                                      seed=seed, home_spread=spread, total_line=line)
-    prices = consensus_moneylines(odds, f).set_index("game_id").reindex(f["game_id"])
+    prices = best_prices(odds, f).set_index("game_id").reindex(f["game_id"])
     home_ml = prices["best_home_ml"].to_numpy(float)
     away_ml = prices["best_away_ml"].to_numpy(float)
     p_mkt = f["mkt_prob_home"].to_numpy(float)
@@ -81,7 +116,7 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     pyth_a = metrics.pythagorean_prob(f["away_pts_for_pg"].to_numpy(float), f["away_pts_against_pg"].to_numpy(float))
     # log5 combination of the two teams' Pythagorean expectations (no home advantage)
     pyth = (pyth_h - pyth_h * pyth_a) / (pyth_h + pyth_a - 2 * pyth_h * pyth_a)
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "game_id": f["game_id"], "game_date": f["game_date"], "tip_ts": f["tip_ts"],
         "cutoff_ts": f["cutoff_ts"], "home_team_id": f["home_team_id"],
         "away_team_id": f["away_team_id"],
@@ -102,4 +137,65 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
         "p_elo": f["elo_prob_home"].to_numpy(float),
         "p_pythagorean": pyth, "p_logistic": np.asarray(p_logistic, float),
     })
-    return out
+
+
+def score_game_table(features: pd.DataFrame, models: ProductionModels, odds: pd.DataFrame,
+                     as_of: pd.Timestamp, policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS
+                     ) -> pd.DataFrame:
+    """The `game_scores` table of a run: production models on the live game features."""
+    free, market = models.free.model, models.market.model
+    table = score_games(features, free["model"].predict_proba(features),
+                        market["model"].predict_proba(features),
+                        free["baseline"].predict_proba(features), odds, n_sims=n_sims,
+                        seed=mc_seed(as_of), policy=policy)
+    table.insert(0, "run_as_of_ts", as_of)
+    return table
+
+
+def score_minutes_table(features: pd.DataFrame, minutes: LoadedModel, as_of: pd.Timestamp
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The `minutes_scores` table of a run (p10/p50/p90 reconciled to 240 per team) and the teams
+    flagged by the reconciliation."""
+    if len(features):
+        rec, flags = predict_minutes(minutes.model, features)
+        table = features[MINUTES_ID_COLUMNS].reset_index(drop=True).join(
+            rec[MINUTES_SCORE_COLUMNS].reset_index(drop=True))
+    else:
+        flags = pd.DataFrame(columns=["game_id", "team_id"])
+        table = pd.DataFrame(columns=MINUTES_ID_COLUMNS + MINUTES_SCORE_COLUMNS)
+    table.insert(0, "run_as_of_ts", as_of)
+    return table, flags.reset_index(drop=True)
+
+
+def game_summary(table: pd.DataFrame, day: str, as_of: pd.Timestamp, models: ProductionModels,
+                 feature_run: str, source: str, via: str) -> dict:
+    return {"mode": "live", "date": day, "run_as_of_ts": as_of.isoformat(),
+            "model_version": models.free.version, "with_market_version": models.market.version,
+            "feature_source": f"{catalog.feature('live', 'game').folder}/{day}/run={feature_run}",
+            "source": source, "games": len(table), "via": via,
+            "bets": int((table["recommendation"] != "none").sum()) if len(table) else 0}
+
+
+def minutes_summary(table: pd.DataFrame, flags: pd.DataFrame, day: str, as_of: pd.Timestamp,
+                    minutes: LoadedModel, feature_run: str, via: str) -> dict:
+    return {"mode": "live", "date": day, "run_as_of_ts": as_of.isoformat(),
+            "model_version": minutes.version, "players": len(table),
+            "feature_source": f"{catalog.feature('live', 'minutes').folder}/{day}/run={feature_run}",
+            "teams_flagged": flags.to_dict("records"), "via": via}
+
+
+def write_score_run(asset: str, day: str, as_of: pd.Timestamp, table: pd.DataFrame,
+                    summary: dict, root: Path) -> Path:
+    """`artifacts/<asset>/<date>/run=<as-of>/{table.parquet,summary.json}` (idempotent)."""
+    files = {"table.parquet": storage.parquet_bytes(table),
+             "summary.json": json.dumps(summary, indent=2, sort_keys=True, default=str).encode()}
+    base = storage.partition_dir(catalog.table(asset), day, root)
+    return storage.write_run_folder(base, ts_token(as_of), files).path
+
+
+def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version: str,
+                        source: str) -> pd.DataFrame:
+    """The predictions-log rows of a scored slate."""
+    return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
+                        source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
+                        logged_at=pd.Timestamp.now(tz="UTC").isoformat())

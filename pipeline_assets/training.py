@@ -16,11 +16,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from pipeline_assets.domain import metrics
+from tipoff_core.domain import metrics
 from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, MARKET_COLUMNS
-from pipeline_assets.models.minutes import reconcile_team_minutes, train_minutes_model
+from pipeline_assets.models.minutes import predict_minutes, train_minutes_model
 from pipeline_assets.models.win import baseline_logistic, train_win_model
-from resources.registry import ModelRegistry, NoProductionModelError, data_fingerprint
+from resources.registry import ModelRegistry, NoProductionModelError, training_metadata
+from tipoff_core.tags import RETRAIN_MANUAL
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,6 @@ def gate_window(dates: pd.Series, days: int = GATE_DAYS, min_rows: int = GATE_MI
     return start
 
 
-def _win_metrics(y, p) -> dict:
-    return {"log_loss": metrics.log_loss(y, p), "brier": metrics.brier(y, p),
-            "accuracy": metrics.accuracy(y, p), "n": int(len(y))}
-
-
 def labelled_games(gold_games: pd.DataFrame, until: str | None) -> pd.DataFrame:
     df = gold_games[gold_games["label_home_win"].notna()]
     if until:
@@ -78,7 +74,7 @@ def labelled_games(gold_games: pd.DataFrame, until: str | None) -> pd.DataFrame:
 
 def train_win(gold_games: pd.DataFrame, registry: ModelRegistry, *, until: str | None = None,
               fast: bool = False, floors: dict | None = None, seed: int = 0,
-              log_run: Callable[..., str] | None = None, reason: str = "scheduled") -> list[TrainReport]:
+              log_run: Callable[..., str] | None = None, reason: str = RETRAIN_MANUAL) -> list[TrainReport]:
     """Train both win variants; register, gate and maybe promote each."""
     df = labelled_games(gold_games, until)
     start = gate_window(df["game_date"])
@@ -92,16 +88,14 @@ def train_win(gold_games: pd.DataFrame, registry: ModelRegistry, *, until: str |
         t0 = time.perf_counter()
         model = train_win_model(train, cols, seed=seed, fast=fast)
         baseline = baseline_logistic(train, FEATURE_COLUMNS["game"], seed=seed)
-        cand = _win_metrics(y_win, model.predict_proba(window))
+        cand = metrics.probability_metrics(y_win, model.predict_proba(window))
         prod_metrics, prod_version = _production_win_metrics(registry, name, window, y_win)
-        meta = {
-            "metrics": cand, "params": {"kind": model.kind, **model.params,
-                                        "calibration": model.calibration, "fast": fast},
-            "train_start": train["game_date"].iloc[0], "train_end": train["game_date"].iloc[-1],
-            "gate_window": [start, window["game_date"].iloc[-1]], "n_rows": len(train),
-            "data_fingerprint": data_fingerprint(train, ["game_id"], "label_home_win"),
-            "feature_schema_version": FEATURE_SCHEMA_VERSION, "trigger": reason,
-        }
+        meta = training_metadata(
+            train, ["game_id"], "label_home_win", metrics=cand,
+            params={"kind": model.kind, **model.params, "calibration": model.calibration,
+                    "fast": fast},
+            gate_window=[start, window["game_date"].iloc[-1]],
+            feature_schema_version=FEATURE_SCHEMA_VERSION, trigger=reason)
         if log_run is not None:
             meta["mlflow_run_id"] = log_run(run_name=name, params=meta["params"], metrics=cand,
                                             feature_cols=list(cols),
@@ -124,12 +118,12 @@ def _production_win_metrics(registry, name, window, y):
     except NoProductionModelError:
         return None, None
     p = loaded.model["model"].predict_proba(window)
-    return _win_metrics(y, p), loaded.version
+    return metrics.probability_metrics(y, p), loaded.version
 
 
 def train_minutes(gold_minutes: pd.DataFrame, registry: ModelRegistry, *, until: str | None = None,
                   fast: bool = False, floors: dict | None = None, seed: int = 0,
-                  log_run: Callable[..., str] | None = None, reason: str = "scheduled") -> TrainReport:
+                  log_run: Callable[..., str] | None = None, reason: str = RETRAIN_MANUAL) -> TrainReport:
     df = gold_minutes[gold_minutes["label_minutes"].notna()]
     if until:
         df = df[df["game_date"] < until]
@@ -142,18 +136,17 @@ def train_minutes(gold_minutes: pd.DataFrame, registry: ModelRegistry, *, until:
     t0 = time.perf_counter()
     cols = FEATURE_COLUMNS["minutes"]
     model = train_minutes_model(train, cols, seed=seed, fast=fast)
-    cand = minutes_metrics(model, window)
+    cand = gate_minutes_metrics(model, window)
     prod_metrics, prod_version = None, None
     try:
         loaded = registry.load_production(MINUTES_NAME)
-        prod_metrics, prod_version = minutes_metrics(loaded.model, window), loaded.version
+        prod_metrics, prod_version = gate_minutes_metrics(loaded.model, window), loaded.version
     except NoProductionModelError:
         pass
-    meta = {"metrics": cand, "params": {**model.params, "fast": fast},
-            "train_start": train["game_date"].iloc[0], "train_end": train["game_date"].iloc[-1],
-            "gate_window": [start, window["game_date"].iloc[-1]], "n_rows": len(train),
-            "data_fingerprint": data_fingerprint(train, ["game_id", "player_id"], "label_minutes"),
-            "feature_schema_version": FEATURE_SCHEMA_VERSION, "trigger": reason}
+    meta = training_metadata(train, ["game_id", "player_id"], "label_minutes", metrics=cand,
+                             params={**model.params, "fast": fast},
+                             gate_window=[start, window["game_date"].iloc[-1]],
+                             feature_schema_version=FEATURE_SCHEMA_VERSION, trigger=reason)
     if log_run is not None:
         meta["mlflow_run_id"] = log_run(run_name=MINUTES_NAME, params=meta["params"], metrics=cand,
                                         feature_cols=list(cols), tags={"model_name": MINUTES_NAME})
@@ -166,19 +159,9 @@ def train_minutes(gold_minutes: pd.DataFrame, registry: ModelRegistry, *, until:
                        time.perf_counter() - t0)
 
 
-def predict_minutes(model, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """p10/p50/p90 per player, reconciled so each team's p50 sums to 240; returns (preds, flags)."""
-    pred = model.predict(df)
-    both = pd.concat([df[["game_id", "team_id", "player_id"]].reset_index(drop=True),
-                      pred.reset_index(drop=True)], axis=1)
-    if "inj_out" in df:
-        both["inj_out"] = df["inj_out"].to_numpy()
-    return reconcile_team_minutes(both, total=240.0)
-
-
-def minutes_metrics(model, window: pd.DataFrame) -> dict:
+def gate_minutes_metrics(model, window: pd.DataFrame) -> dict:
+    """Minutes metrics of a model on the gate window (reconciled to 240 per team, as scored)."""
     rec, flags = predict_minutes(model, window)
     y = window["label_minutes"].astype(float).to_numpy()
-    return {"mae": metrics.mae(y, rec["p50"].to_numpy()), "rmse": metrics.rmse(y, rec["p50"].to_numpy()),
-            "coverage_p10_p90": metrics.interval_coverage(y, rec["p10"].to_numpy(), rec["p90"].to_numpy()),
-            "n": int(len(y)), "flagged_teams": int(len(flags))}
+    return {**metrics.minutes_metrics(y, rec["p10"].to_numpy(), rec["p50"].to_numpy(),
+                                      rec["p90"].to_numpy()), "flagged_teams": int(len(flags))}

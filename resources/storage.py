@@ -1,19 +1,24 @@
-"""Local artifact store: run-addressed snapshot folders, per-date label tables, season tables.
+"""Local artifact store: run-addressed folders, per-date label tables, per-season feature tables.
 
-Layout under the data root (``TIPOFF_DATA_DIR``, default ``<repo>/data``)::
+Where each table asset lives is declared once in `tipoff_core.catalog` (storage kind and folder);
+this module turns (table, partition, run) into paths and does every write atomically.  Under the
+data root (``TIPOFF_DATA_DIR``, default ``<repo>/data``)::
 
-    live/snapshots/<kind>/<date>/run=<ts>/{raw.json,table.parquet,meta.json}
-    live/snapshots/<kind>/<date>/LATEST          <- run token an operator may pin (PINNED wins)
+    live/snapshots/<kind>/<date>/run=<token>/{raw.json,table.parquet,meta.json}
+    live/snapshots/<kind>/<date>/LATEST        <- newest run token; an operator's PINNED wins
     labels/<kind>/<date>/{raw.json,table.parquet}
-    gold/<name>/season=<season>.parquet           <- one file per season, rows replaced by date
-    live/features_<name>/<date>/run=<ts>/...      (live features)
-    artifacts/<name>/<date>/run=<ts>/...          (scores)
+    gold/<set>/season=<season>.parquet          <- one file per season, rows replaced by date
+    live/features_<set>/<date>/run=<token>/...  (live features)
+    artifacts/<name>/<date>/run=<token>/...     (scores, model_performance)
 
 Every write goes to a temporary sibling and is renamed into place, so a reader never sees a
-half-written file or folder and a failed run leaves nothing behind.
+half-written file or folder and a failed run leaves nothing behind.  Read-modify-write updates
+(LATEST, season files) hold an advisory lock (`locked`) so concurrent writers lose nothing.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import io
 import json
@@ -21,15 +26,22 @@ import os
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from tipoff_core.catalog import TABLE_LIST, Table, check_partition, check_run_token
+from tipoff_core.schemas import arrow_schema, empty_frame, restore_dtypes
+from tipoff_core.timeutil import parse_ts_token, season_of
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+LATEST, PINNED = "LATEST", "PINNED"
 
 
 def data_root() -> Path:
@@ -50,8 +62,29 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         raise
 
 
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (flock on ``<path>.lock``) across threads and processes."""
+    lock = path.with_name(f".{path.name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def parquet_bytes(df: pd.DataFrame, schema: pa.Schema | None = None) -> bytes:
-    """Deterministic parquet bytes (no wall-clock metadata), so rewrites are byte-identical."""
+    """Deterministic parquet bytes (no wall-clock metadata), so rewrites are byte-identical.
+
+    Text columns are written as plain Python-object strings whatever pandas dtype they arrive in
+    (a frame read back from parquet carries pandas' `str` dtype, one built in memory `object`), so
+    the same values always give the same bytes."""
+    text = [c for c in df.columns if pd.api.types.is_string_dtype(df[c].dtype)
+            and df[c].dtype != object]
+    if text:
+        df = df.astype({c: object for c in text})
     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", write_statistics=True)
@@ -64,7 +97,6 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 def read_many(files: list[Path], kind: str) -> pd.DataFrame:
     """Read many small parquet files of one table kind at once (threaded Arrow dataset scan)."""
-    from pipeline_assets.schemas import arrow_schema, empty_frame, restore_dtypes
     if not files:
         return empty_frame(kind)
     table = ds.dataset([str(f) for f in files], format="parquet", schema=arrow_schema(kind)).to_table()
@@ -74,6 +106,12 @@ def read_many(files: list[Path], kind: str) -> pd.DataFrame:
 def sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
+
+def write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+# ---------------------------------------------------------------- run folders
 
 class RunExistsError(RuntimeError):
     pass
@@ -85,99 +123,143 @@ class RunFolder:
     created: bool  # False when an identical run already existed (idempotent re-run)
 
 
-def write_run_folder(base: Path, run_token: str, files: dict[str, bytes]) -> RunFolder:
-    """Write ``files`` into ``base/run=<token>/`` atomically and point ``base/LATEST`` at it.
+def _same_content(folder: Path, files: dict[str, bytes]) -> bool:
+    existing = {p.name: p for p in folder.iterdir() if p.is_file()}
+    return set(existing) >= set(files) and all(existing[k].read_bytes() == v
+                                               for k, v in files.items())
 
-    Re-writing identical content is a no-op; different content for an existing run is refused
-    (runs are addressable and never silently overwritten).
+
+def write_run_folder(base: Path, run_token: str, files: dict[str, bytes]) -> RunFolder:
+    """Write ``files`` into ``base/run=<token>/`` atomically and point ``base/LATEST`` at the
+    newest run.
+
+    Re-writing identical content is a no-op (also when another process writes the same run at
+    the same moment); different content for an existing run is refused (runs are addressable and
+    never silently overwritten).
     """
     final = base / f"run={run_token}"
     if final.exists():
-        existing = {p.name: p.read_bytes() for p in final.iterdir() if p.is_file()}
-        if all(existing.get(k) == v for k, v in files.items()):
-            _point_latest(base, run_token)
-            return RunFolder(final, created=False)
-        raise RunExistsError(
-            f"{final} already exists with different content; runs are never overwritten — "
-            "use a new run_as_of_ts")
+        return _existing_run(base, final, run_token, files)
     base.mkdir(parents=True, exist_ok=True)
     tmp = base / f".run={run_token}.{uuid.uuid4().hex}.tmp"
     tmp.mkdir()
     try:
         for name, payload in files.items():
             (tmp / name).write_bytes(payload)
-        os.rename(tmp, final)
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)  # a concurrent writer renamed first
+            return _existing_run(base, final, run_token, files)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _point_latest(base, run_token)
+    _point_latest(base)
     return RunFolder(final, created=True)
 
 
-def _point_latest(base: Path, run_token: str) -> None:
-    """LATEST follows the newest run by as-of time; an operator's PINNED file overrides it."""
-    current = (base / "LATEST").read_text().strip() if (base / "LATEST").exists() else ""
-    if run_token >= current:
-        atomic_write_bytes(base / "LATEST", run_token.encode())
+def _existing_run(base: Path, final: Path, run_token: str, files: dict[str, bytes]) -> RunFolder:
+    if _same_content(final, files):
+        _point_latest(base)
+        return RunFolder(final, created=False)
+    raise RunExistsError(
+        f"{final} already exists with different content; runs are never overwritten -- "
+        f"use a new run_as_of_ts (this one is {run_token})")
 
 
-def resolve_run(base: Path, run: str = "latest") -> Path:
-    """Folder of a run: 'latest' (PINNED if an operator pinned one, else LATEST) or a token."""
-    if run == "latest":
-        for pointer in ("PINNED", "LATEST"):
-            if (base / pointer).exists():
-                run = (base / pointer).read_text().strip()
-                break
-        else:
-            raise FileNotFoundError(f"no runs under {base}")
-    folder = base / f"run={run}"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"run {run!r} not found under {base}")
-    return folder
+def _point_latest(base: Path) -> None:
+    """LATEST names the newest run folder (by as-of token), recomputed under a lock so concurrent
+    writers of different runs can never move it backwards."""
+    with locked(base / LATEST):
+        tokens = list_runs(base)
+        if tokens and _read_pointer(base / LATEST) != tokens[-1]:
+            atomic_write_bytes(base / LATEST, tokens[-1].encode())
+
+
+def _read_pointer(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def list_runs(base: Path) -> list[str]:
+    """Run tokens under ``base``, oldest first (tokens sort by time)."""
     if not base.is_dir():
         return []
     return sorted(p.name[4:] for p in base.iterdir() if p.is_dir() and p.name.startswith("run="))
 
 
+def runs_at_or_before(base: Path, as_of: pd.Timestamp | None) -> list[str]:
+    """Run tokens with an as-of at or before ``as_of`` (all when None), oldest first."""
+    tokens = list_runs(base)
+    return tokens if as_of is None else [t for t in tokens if parse_ts_token(t) <= as_of]
+
+
+def select_run(base: Path, as_of: pd.Timestamp | None = None) -> str | None:
+    """The run a reader at ``as_of`` should use: the operator's PINNED run when it is at or
+    before ``as_of``, else the newest run at or before it (None when there is none).  With
+    ``as_of=None`` this is what `latest` means."""
+    tokens = runs_at_or_before(base, as_of)
+    if not tokens:
+        return None
+    pinned = _read_pointer(base / PINNED)
+    return pinned if pinned in tokens else tokens[-1]
+
+
+def resolve_run(base: Path, run: str = "latest") -> Path:
+    """Folder of a run: 'latest' (see `select_run`) or a token."""
+    token = select_run(base) if run == "latest" else run
+    if token is None:
+        raise FileNotFoundError(f"no runs under {base}")
+    folder = base / f"run={token}"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"run {token!r} not found under {base}")
+    return folder
+
+
 def pin_run(base: Path, run: str | None) -> None:
     """Pin ``latest`` to a run token (None unpins)."""
     if run is None:
-        (base / "PINNED").unlink(missing_ok=True)
+        (base / PINNED).unlink(missing_ok=True)
         return
     resolve_run(base, run)
-    atomic_write_bytes(base / "PINNED", run.encode())
+    atomic_write_bytes(base / PINNED, run.encode())
 
 
-# ---------------------------------------------------------------- layout
+# ---------------------------------------------------------------- layout (from the catalog)
 
-def snapshot_dir(kind: str, date: str, root: Path | None = None) -> Path:
-    return (root or data_root()) / "live" / "snapshots" / kind / date
-
-
-def label_dir(kind: str, date: str, root: Path | None = None) -> Path:
-    return (root or data_root()) / "labels" / kind / date
+class LayoutError(ValueError):
+    """A table asked for in a way its storage kind does not support (e.g. runs of a label)."""
 
 
-def gold_path(name: str, season: str, root: Path | None = None) -> Path:
-    return (root or data_root()) / "gold" / name / f"season={season}.parquet"
+def partition_dir(table: Table, day: str, root: Path | None = None) -> Path:
+    """Folder of one date of a `run` or `date` table (the base of its run folders)."""
+    if table.storage == "season":
+        raise LayoutError(f"{table.asset} is stored by season, not per date")
+    return (root or data_root()) / table.folder / day
 
 
-def run_artifact_dir(group: str, name: str, date: str, root: Path | None = None) -> Path:
-    """``live/features_<name>/<date>`` or ``artifacts/<name>/<date>``."""
-    r = root or data_root()
-    return r / "live" / f"features_{name}" / date if group == "features" else r / "artifacts" / name / date
+def season_path(table: Table, season: str, root: Path | None = None) -> Path:
+    if table.storage != "season":
+        raise LayoutError(f"{table.asset} is not stored by season")
+    return (root or data_root()) / table.folder / f"season={season}.parquet"
 
 
-def write_label_table(kind: str, date: str, table: pd.DataFrame, raw: bytes,
+def table_folder(table: Table, root: Path | None = None) -> Path:
+    return (root or data_root()) / table.folder
+
+
+# ---------------------------------------------------------------- labels
+
+def write_label_table(table: Table, day: str, rows: pd.DataFrame, raw: bytes,
                       root: Path | None = None) -> tuple[Path, bool]:
     """Per-date label table; returns (path, changed)."""
-    from pipeline_assets.schemas import arrow_schema
-    folder = label_dir(kind, date, root)
-    payload = parquet_bytes(table, arrow_schema(kind))
-    target = folder / "table.parquet"
+    folder = partition_dir(table, day, root)
+    payload = parquet_bytes(rows, arrow_schema(table.kind))
+    target = folder / table.file
     changed = not (target.exists() and target.read_bytes() == payload)
     if changed:
         atomic_write_bytes(folder / "raw.json", raw)
@@ -185,47 +267,103 @@ def write_label_table(kind: str, date: str, table: pd.DataFrame, raw: bytes,
     return target, changed
 
 
-def read_label_range(kind: str, dates: list[str] | None = None, root: Path | None = None) -> pd.DataFrame:
+def read_label_range(table: Table, dates: list[str] | None = None,
+                     root: Path | None = None) -> pd.DataFrame:
     """Label rows of the given dates (all stored dates when None)."""
-    folder = (root or data_root()) / "labels" / kind
+    folder = table_folder(table, root)
     if dates is None:
-        files = sorted(folder.glob("*/table.parquet"))
+        files = sorted(folder.glob(f"*/{table.file}"))
     else:
-        files = [p for d in dates if (p := folder / d / "table.parquet").exists()]
-    return read_many(files, kind)
+        files = [p for d in dates if (p := folder / d / table.file).exists()]
+    return read_many(files, table.kind)
 
 
-def read_snapshot_history(kind: str, dates: list[str], root: Path | None = None) -> pd.DataFrame:
-    """Union of every stored run of a snapshot kind for these dates (duplicates removed).
+# ---------------------------------------------------------------- snapshots
+
+def read_runs(table: Table, day: str, tokens: list[str], root: Path | None = None) -> pd.DataFrame:
+    """Union of the given runs of one snapshot date (duplicates removed)."""
+    base = partition_dir(table, day, root)
+    files = [base / f"run={t}" / table.file for t in tokens]
+    return read_many(files, table.kind).drop_duplicates(ignore_index=True)
+
+
+def read_snapshot_history(table: Table, dates: list[str], root: Path | None = None) -> pd.DataFrame:
+    """Union of every stored run of a snapshot table for these dates (duplicates removed).
 
     Gold features see all stored runs and filter each row by the target game's cutoff themselves.
     """
     files = []
     for d in dates:
-        base = snapshot_dir(kind, d, root)
-        files.extend(base / f"run={t}" / "table.parquet" for t in list_runs(base))
-    return read_many(files, kind).drop_duplicates(ignore_index=True)
+        base = partition_dir(table, d, root)
+        files.extend(base / f"run={t}" / table.file for t in list_runs(base))
+    return read_many(files, table.kind).drop_duplicates(ignore_index=True)
 
 
-def write_season_rows(name: str, season: str, dates: list[str], rows: pd.DataFrame,
+# ---------------------------------------------------------------- season tables
+
+SEASON_SORT = ("game_date", "tip_ts", "game_id", "team_id", "player_id")
+
+
+def write_season_rows(table: Table, season: str, dates: list[str], rows: pd.DataFrame,
                       root: Path | None = None) -> Path:
-    """Replace the rows of ``dates`` in a season table with ``rows`` (idempotent, atomic)."""
-    path = gold_path(name, season, root)
-    if path.exists():
-        old = read_parquet(path)
-        old = old[~old["game_date"].isin(dates)]
-        rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
-    sort_cols = [c for c in ("game_date", "tip_ts", "game_id", "team_id", "player_id") if c in rows]
-    rows = rows.sort_values(sort_cols, kind="mergesort", ignore_index=True)
-    atomic_write_bytes(path, parquet_bytes(rows))
+    """Replace the rows of ``dates`` in a season file with ``rows`` (idempotent, atomic, and
+    serialized per file so concurrent writers of different dates lose nothing)."""
+    path = season_path(table, season, root)
+    with locked(path):
+        if path.exists():
+            old = read_parquet(path)
+            old = old[~old["game_date"].isin(dates)]
+            rows = pd.concat([old, rows], ignore_index=True) if len(old) else rows
+        sort_cols = [c for c in SEASON_SORT if c in rows]
+        rows = rows.sort_values(sort_cols, kind="mergesort", ignore_index=True)
+        atomic_write_bytes(path, parquet_bytes(rows))
     return path
 
 
-def read_season_tables(name: str, root: Path | None = None) -> pd.DataFrame:
-    folder = (root or data_root()) / "gold" / name
+def read_season_tables(table: Table, root: Path | None = None) -> pd.DataFrame:
+    folder = table_folder(table, root)
     files = sorted(folder.glob("season=*.parquet")) if folder.is_dir() else []
     return pd.concat([read_parquet(f) for f in files], ignore_index=True) if files else pd.DataFrame()
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+# ---------------------------------------------------------------- reading a partition
+
+class NotMaterialized(LookupError):
+    pass
+
+
+def run_base(table: Table, partition: str, root: Path | None = None) -> Path:
+    """The folder holding a `run` table's runs for one date."""
+    if not table.per_run:
+        runs = ", ".join(t.asset for t in TABLE_LIST if t.per_run)
+        raise LayoutError(f"{table.asset} is not written per run (assets with runs: {runs})")
+    return partition_dir(table, check_partition(partition), root)
+
+
+def run_folder(table: Table, partition: str, run: str = "latest", root: Path | None = None) -> Path:
+    """Folder of one run ('latest' or a token) of a `run` table for one date."""
+    base = run_base(table, partition, root)
+    try:
+        return resolve_run(base, check_run_token(run))
+    except FileNotFoundError as exc:
+        have = list_runs(base)
+        hint = f" (runs stored: {', '.join(have[-10:])})" if have else ""
+        raise NotMaterialized(f"{table.asset} partition {partition}: {exc}{hint}") from None
+
+
+def read_partition(table: Table, partition: str, run: str = "latest",
+                   root: Path | None = None) -> pd.DataFrame:
+    """The normalized table of one partition of a table asset (any storage kind)."""
+    check_partition(partition)
+    if table.storage == "date":
+        path = partition_dir(table, partition, root) / table.file
+    elif table.storage == "season":
+        path = season_path(table, season_of(partition), root)
+    else:
+        path = run_folder(table, partition, run, root) / table.file
+    if not path.exists():
+        raise NotMaterialized(f"{table.asset} partition {partition} is not materialized ({path})")
+    df = read_parquet(path)
+    if table.storage == "season":
+        df = df[df["game_date"] == partition].reset_index(drop=True)
+    return df

@@ -10,7 +10,7 @@ import os
 
 import pandas as pd
 
-from pipeline_assets.timeutil import now_utc, utc
+from tipoff_core.timeutil import now_utc, utc
 
 CLOCK_ENV = "TIPOFF_NOW"
 

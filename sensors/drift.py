@@ -37,15 +37,14 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets.model_assets import RegistryResource
-from pipeline_assets.monitoring import WIN_MODEL, latest_summary
-from pipeline_assets.timeutil import league_date, ts_token, utc
-from resources.dagster_resources import StorageResource
+from pipeline_assets.monitoring.report import WIN_MODEL, latest_summary
+from resources.dagster_resources import RegistryResource, StorageResource
 from sensors import clock
 from sensors.common import sensor_status
+from tipoff_core.tags import (DRIFT_DETAIL_TAG, DRIFT_EVALUATION_TAG, DRIFT_PRODUCTION_VERSION_TAG,
+                              RETRAIN_DRIFT, RETRAIN_TAG, TRIGGER_TAG)
+from tipoff_core.timeutil import league_date, ts_token, utc
 
-RETRAIN_TAG = "tipoff/retrain_reason"
-DETAIL_TAG = "tipoff/drift_detail"
 ENV_PREFIX = "TIPOFF_DRIFT_"
 
 
@@ -211,7 +210,7 @@ def drift_sensor(context: dg.SensorEvaluationContext, store: StorageResource,
     return dg.SensorResult(
         run_requests=[dg.RunRequest(
             run_key=f"drift-{version}-{ts_token(now)}",
-            tags={RETRAIN_TAG: "drift", DETAIL_TAG: detail[:250], "tipoff/trigger": "drift_sensor",
-                  "tipoff/drift_production_version": version,
-                  "tipoff/drift_evaluation": str(summary.get("run_folder", ""))[-250:]})],
+            tags={RETRAIN_TAG: RETRAIN_DRIFT, DRIFT_DETAIL_TAG: detail[:250],
+                  TRIGGER_TAG: "drift_sensor", DRIFT_PRODUCTION_VERSION_TAG: version,
+                  DRIFT_EVALUATION_TAG: str(summary.get("run_folder", ""))[-250:]})],
         cursor=new_cursor.dump())

@@ -4,17 +4,17 @@
 failed, a JSON line to ``<data root>/ops/live_runs.jsonl``: date, run_as_of_ts, status, trigger,
 snapshot ages and warnings (from the live features' metadata), games scored, model version, and
 the error of a failed run.  `tipoff run` writes the same kind of entry for CLI runs
-(``mode=cli``).  Read it with `pipeline_assets.monitoring.read_live_runs` or
+(``mode=cli``).  Read it with `pipeline_assets.monitoring.live_runs.read_live_runs` or
 `tipoff live-runs`.
 """
 from __future__ import annotations
 
 import dagster as dg
 
-from pipeline_assets.monitoring import append_live_run
-from pipeline_assets.partitions import RUN_AS_OF_TAG
+from pipeline_assets.monitoring.live_runs import append_live_run
 from resources.storage import data_root
 from sensors.common import sensor_status
+from tipoff_core.tags import RUN_AS_OF_TAG, TRIGGER_TAG
 
 LIVE_JOB = "live_job"
 
@@ -32,7 +32,7 @@ def live_run_entry(instance: dg.DagsterInstance, run_id: str) -> dict:
     entry = {"run_id": run_id, "mode": "dagster", "job": run.job_name,
              "status": run.status.value, "date": run.tags.get("dagster/partition"),
              "run_as_of_ts": run.tags.get(RUN_AS_OF_TAG),
-             "trigger": run.tags.get("tipoff/trigger") or run.tags.get("dagster/schedule_name")
+             "trigger": run.tags.get(TRIGGER_TAG) or run.tags.get("dagster/schedule_name")
              or run.tags.get("dagster/sensor_name") or "manual",
              "snapshot_age_hours": None, "warnings": [], "games": None, "model_version": None,
              "error": None}

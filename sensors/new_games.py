@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets.partitions import RUN_AS_OF_TAG
-from pipeline_assets.timeutil import league_date, utc
 from resources.dagster_resources import SourceResource
 from sensors import clock
 from sensors.common import sensor_status
+from tipoff_core.tags import NEW_GAMES_TAG, RUN_AS_OF_TAG, TRIGGER_TAG
+from tipoff_core.timeutil import league_date, utc
 
 LOOKBACK_ENV = "TIPOFF_NEW_GAMES_LOOKBACK_DAYS"
 DEFAULT_LOOKBACK_DAYS = 1
@@ -116,8 +116,8 @@ def new_games_sensor(context: dg.SensorEvaluationContext, source: SourceResource
     poll = poll_new_games(source.get(), cursor, now, lookback_days())
     requests = [
         dg.RunRequest(run_key=run_key(day, ids), partition_key=day,
-                      tags={RUN_AS_OF_TAG: now.isoformat(), "tipoff/trigger": "new_games_sensor",
-                            "tipoff/new_games": str(len(ids))})
+                      tags={RUN_AS_OF_TAG: now.isoformat(), TRIGGER_TAG: "new_games_sensor",
+                            NEW_GAMES_TAG: str(len(ids))})
         for day, ids in sorted(poll.new.items())]
     if requests:
         context.log.info("new final games: " + ", ".join(f"{d}: {len(i)}" for d, i in poll.new.items()))

@@ -19,11 +19,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
+
+import dagster as dg
+from dagster._utils.schedules import schedule_execution_time_iterator
+
+from pipeline_assets.definitions import defs
+from pipeline_assets.monitoring.report import latest_summary
+from resources.storage import data_root
+from sensors.clock import CLOCK_ENV
+from sensors.drift import DriftThresholds, evaluate_drift
+from tipoff_core.tags import RETRAIN_INITIAL, RETRAIN_TAG
 
 NY = ZoneInfo("America/New_York")
 # sensor -> times of day (New York) it ticks during a replayed day
@@ -75,7 +87,6 @@ class Replay:
     # -- ticks
     def ticks(self, day: dt.date) -> list[tuple[dt.datetime, str, str]]:
         """(time, kind, name) of every tick of a league day, in time order."""
-        from dagster._utils.schedules import schedule_execution_time_iterator
         start = dt.datetime.combine(day, dt.time(0), tzinfo=NY)
         end = start + dt.timedelta(days=1)
         out = []
@@ -90,7 +101,6 @@ class Replay:
         return sorted(out, key=lambda x: (x[0], x[1], x[2]))
 
     def tick_schedule(self, name: str, when: dt.datetime) -> dict:
-        import dagster as dg
         ctx = dg.build_schedule_context(instance=self.instance, scheduled_execution_time=when,
                                         repository_def=self.repo)
         ev = {"time": when.isoformat(), "kind": "schedule", "name": name, "runs": []}
@@ -109,8 +119,6 @@ class Replay:
         return ev
 
     def tick_sensor(self, name: str, when: dt.datetime) -> dict:
-        import dagster as dg
-        from sensors.clock import CLOCK_ENV
         os.environ[CLOCK_ENV] = when.astimezone(dt.timezone.utc).isoformat()
         ev = {"time": when.isoformat(), "kind": "sensor", "name": name, "runs": [],
               "cursor_before": self.cursors.get(name)}
@@ -168,7 +176,6 @@ class Replay:
 
     def _registry(self, result) -> None:
         """What the run-status sensors would do when this live run finished."""
-        import dagster as dg
         run = self.instance.get_run_by_id(result.run_id)
         wanted = dg.DagsterEventType.RUN_SUCCESS if result.success else dg.DagsterEventType.RUN_FAILURE
         event = next((e for e in result.all_events if e.event_type == wanted), None)
@@ -198,9 +205,6 @@ class Replay:
 
 def drift_evaluation(when: dt.datetime) -> dict | None:
     """The numbers drift_sensor looked at on a tick (for the replay's record)."""
-    from pipeline_assets.monitoring import latest_summary
-    from resources.storage import data_root
-    from sensors.drift import DriftThresholds, evaluate_drift
     t = DriftThresholds.from_env()
     not_before = (when.date() - dt.timedelta(days=t.max_report_age_days)).isoformat()
     summary = latest_summary(data_root(), not_before=not_before)
@@ -230,7 +234,7 @@ def bootstrap(defs, instance, ranges: list[tuple[str, str]], run_config: dict[st
             log(f"history {start}..{end}: {out['history'][-1]['seconds']}s")
     t0 = time.perf_counter()
     r = defs.resolve_job_def("train_job").execute_in_process(
-        instance=instance, tags={"tipoff/retrain_reason": "initial"},
+        instance=instance, tags={RETRAIN_TAG: RETRAIN_INITIAL},
         run_config=_merge(QUIET_LOGS, (run_config or {}).get("train_job", {})), raise_on_error=True)
     out["train"] = {"success": r.success, "seconds": round(time.perf_counter() - t0, 1)}
     if log:
@@ -252,12 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
 
-    import logging
-    import warnings
     warnings.filterwarnings("ignore")
     logging.getLogger("dagster").setLevel(logging.ERROR)
-    import dagster as dg
-    from pipeline_assets.definitions import defs
     log = None if args.quiet else (lambda m: print(m, flush=True))
     instance = dg.DagsterInstance.ephemeral()
     config = fast_run_config(args.n_sims or None, args.fast_train)

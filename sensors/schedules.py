@@ -19,13 +19,10 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets.partitions import RUN_AS_OF_TAG
-from pipeline_assets.timeutil import league_date, ts_token, utc
 from sensors import clock
 from sensors.common import LEAGUE_TZ_NAME, schedule_status
-
-RETRAIN_TAG = "tipoff/retrain_reason"
-TRIGGER_TAG = "tipoff/trigger"
+from tipoff_core.tags import RETRAIN_MONTHLY, RETRAIN_TAG, RUN_AS_OF_TAG, TRIGGER_TAG
+from tipoff_core.timeutil import league_date, ts_token, utc
 
 
 def tick_time(context: dg.ScheduleEvaluationContext) -> pd.Timestamp:
@@ -93,7 +90,7 @@ def monthly_retrain_schedule(context: dg.ScheduleEvaluationContext):
     t = tick_time(context)
     month = league_date(t).strftime("%Y-%m")
     return dg.RunRequest(run_key=f"retrain-monthly-{month}",
-                         tags={RETRAIN_TAG: "monthly", TRIGGER_TAG: "schedule:monthly_retrain"})
+                         tags={RETRAIN_TAG: RETRAIN_MONTHLY, TRIGGER_TAG: "schedule:monthly_retrain"})
 
 
 automation_schedules = [live_morning_schedule, live_afternoon_schedule, overnight_schedule,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from pipeline_assets.catalog import read_table
+from tests.helpers import read_table
 from pipeline_assets.featureio import parity
 from pipeline_assets.ingest import label_assets, snapshot_assets
 from pipeline_assets.feature_assets import gold_features

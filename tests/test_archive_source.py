@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_assets.schemas import TABLES
-from pipeline_assets.timeutil import DEFAULT_TIP_LOCAL, GAME_DURATION, local_ts
+from tipoff_core.schemas import TABLES
+from tipoff_core.timeutil import DEFAULT_TIP_LOCAL, GAME_DURATION, local_ts
 from resources.sources.archive import ArchiveSource, normalize_name, team_code
 from resources.sources.base import KINDS, SourceError
 

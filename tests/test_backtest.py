@@ -111,14 +111,15 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
 
 SEASON_KEYS = {"games", "games_labelled", "eval_set", "model_market_free", "model_with_market",
                "elo", "market", "minutes", "kelly", "calibration"}
-PROB_KEYS = {"log_loss", "brier", "accuracy"}
+PROB_KEYS = {"n", "log_loss", "brier", "accuracy"}
 
 
 def _check_block(b: dict, minutes_rows: bool = True) -> None:
     assert set(b) == SEASON_KEYS
     for k in ("model_market_free", "model_with_market", "elo"):
         assert set(b[k]) == PROB_KEYS
-        assert all(isinstance(b[k][m], float) for m in PROB_KEYS)
+        assert all(isinstance(b[k][m], float) for m in PROB_KEYS - {"n"})
+        assert b[k]["n"] == b["games"]
     assert set(b["market"]) >= PROB_KEYS | {"source", "counts"}
     assert set(b["market"]["counts"]) == {"moneyline", "spread"}
     assert sum(b["market"]["counts"].values()) == b["games"]

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from pipeline_assets.domain.betting import (
+from tipoff_core.domain.betting import (
     american_to_decimal, american_to_prob, cover_prob, decimal_to_american, devig_moneyline,
     devig_two_way, edge, expected_value, fit_spread_sigma, kelly_fraction, overround,
     spread_to_prob, stake,

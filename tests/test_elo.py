@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline_assets.domain.elo import elo_ratings_before_games, elo_win_prob, mov_multiplier
+from tipoff_core.domain.elo import elo_ratings_before_games, elo_win_prob, mov_multiplier
 
 T0 = pd.Timestamp("2023-10-24 23:30", tz="UTC")
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from pipeline_assets import cli
-from pipeline_assets.catalog import read_table
+from tests.helpers import read_table
 from pipeline_assets.featureio import parity
-from pipeline_assets.partitions import RUN_AS_OF_TAG
+from tipoff_core.tags import RUN_AS_OF_TAG
 from resources.predictions_log import PredictionsLog
 from resources.registry import ModelRegistry
 

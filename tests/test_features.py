@@ -13,8 +13,8 @@ from pipeline_assets.features import (
     validate_features,
 )
 from pipeline_assets.features.schema import TEAM_DEFAULTS
-from pipeline_assets.schemas import conform, empty_frame
-from pipeline_assets.timeutil import local_ts
+from tipoff_core.schemas import conform, empty_frame
+from tipoff_core.timeutil import local_ts
 
 A, B, C, D = 1, 2, 3, 4
 S1, S2 = "2020-21", "2021-22"

@@ -20,8 +20,8 @@ from pipeline_assets.features import (
     FEATURE_COLUMNS, ID_COLUMNS, LABEL_COLUMNS, MARKET_COLUMNS, build_game_features,
     build_minutes_features,
 )
-from pipeline_assets.schemas import conform
-from pipeline_assets.timeutil import GAME_DURATION, local_ts, season_of
+from tipoff_core.schemas import conform
+from tipoff_core.timeutil import GAME_DURATION, local_ts, season_of
 
 H = pd.Timedelta(hours=1)
 STATUSES = ["Out", "Doubtful", "Questionable", "Probable", "Available"]

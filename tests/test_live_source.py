@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import requests
 
-from pipeline_assets.schemas import TABLES
+from tipoff_core.schemas import TABLES
 from resources.sources.base import Extract, Source, SourceError
 from resources.sources.http import HttpClient, redact, redact_text
 from resources.sources.live import (

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pipeline_assets.domain.metrics import (
+from tipoff_core.domain.metrics import (
     accuracy, brier, calibration_table, expected_calibration_error, interval_coverage, log_loss, mae,
     psi, pythagorean_prob, rmse,
 )

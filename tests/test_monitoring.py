@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline_assets import monitoring as mon
-from pipeline_assets.domain import metrics
+from pipeline_assets.monitoring import drift, live_runs
+from pipeline_assets.monitoring import report as mon
+from pipeline_assets.monitoring_assets import model_performance
 from resources import storage
+from tests.helpers import partition_dir
+from tipoff_core import catalog
+from tipoff_core.domain import metrics
 from resources.registry import ModelRegistry
 
 DAYS = ["2026-01-10", "2026-01-11", "2026-01-12"]
@@ -38,7 +42,7 @@ def _write(path: Path, df: pd.DataFrame) -> None:
 
 
 def _scores(root, day, token, version, games, p):
-    base = storage.run_artifact_dir("artifacts", "game_scores", day, root)
+    base = partition_dir("game_scores", day, root)
     t = pd.DataFrame({"game_id": games, "game_date": day, "home_team_id": 1, "away_team_id": 2,
                       "p_home_win": p, "p_market_home": np.clip(np.array(p) + 0.05, 0.01, 0.99),
                       "p_elo": 0.6, "margin_mean": 3.0, "market_home_spread": -3.0})
@@ -46,11 +50,11 @@ def _scores(root, day, token, version, games, p):
     storage.write_run_folder(base, token, {"table.parquet": storage.parquet_bytes(t),
                                            "summary.json": json.dumps(summary).encode()})
     feats = pd.DataFrame({c: RNG.normal(size=len(games)) for c in COLS}).assign(game_id=games)
-    storage.write_run_folder(storage.run_artifact_dir("features", "game", day, root), token,
+    storage.write_run_folder(partition_dir("live_game_features", day, root), token,
                              {"features.parquet": storage.parquet_bytes(feats)})
     m = pd.DataFrame({"game_id": np.repeat(games, 2), "player_id": np.tile([1, 2], len(games)),
                       "p10": 10.0, "p50": 20.0, "p90": 30.0})
-    storage.write_run_folder(storage.run_artifact_dir("artifacts", "minutes_scores", day, root), token,
+    storage.write_run_folder(partition_dir("minutes_scores", day, root), token,
                              {"table.parquet": storage.parquet_bytes(m)})
 
 
@@ -60,10 +64,10 @@ def _results(root, day, games, home_wins, final_hour=4):
                       "home_pts": [110 if w else 100 for w in home_wins],
                       "away_pts": [100 if w else 110 for w in home_wins], "final_ts": ts,
                       "snapshot_ts": ts})
-    _write(storage.label_dir("results", day, root) / "table.parquet", r)
+    _write(partition_dir("game_results", day, root) / "table.parquet", r)
     b = pd.DataFrame({"game_id": np.repeat(games, 2), "player_id": np.tile([1, 2], len(games)),
                       "minutes": np.tile([25.0, 35.0], len(games)), "snapshot_ts": ts})
-    _write(storage.label_dir("box_scores", day, root) / "table.parquet", b)
+    _write(partition_dir("player_box_scores", day, root) / "table.parquet", b)
 
 
 @pytest.fixture
@@ -82,7 +86,7 @@ def store(tmp_path, monkeypatch):
     gold["game_date"] = pd.date_range("2025-10-21", "2025-12-31").strftime("%Y-%m-%d").to_numpy()[
         RNG.integers(0, 72, 600)]
     gold["game_id"] = [f"g{i}" for i in range(600)]
-    storage.write_season_rows("game", "2025-26", sorted(gold["game_date"].unique()), gold, tmp_path)
+    storage.write_season_rows(catalog.feature("gold", "game"), "2025-26", sorted(gold["game_date"].unique()), gold, tmp_path)
     # day 1 scored by the old version, days 2-3 by production; day 3 has an unscored final game
     _scores(tmp_path, DAYS[0], "20260110T160000Z", old, ["a1", "a2"], [0.8, 0.3])
     _scores(tmp_path, DAYS[1], "20260111T160000Z", new, ["b1", "b2"], [0.7, 0.6])
@@ -124,7 +128,7 @@ def test_as_of_bounds_what_is_evaluated_and_pins_win(store):
     # a later re-score of day 3 (after the as-of) and a pinned run for day 2
     _scores(root, DAYS[2], "20260112T230000Z", store["new"], ["c1", "c2"], [0.1, 0.9])
     _scores(root, DAYS[1], "20260111T210000Z", store["new"], ["b1", "b2"], [0.2, 0.2])
-    storage.pin_run(storage.run_artifact_dir("artifacts", "game_scores", DAYS[1], root),
+    storage.pin_run(partition_dir("game_scores", DAYS[1], root),
                     "20260111T160000Z")
     rep = mon.performance_report(DAYS[2], root, store["reg"], pd.Timestamp("2026-01-12T20:00Z"))
     g = rep.games.set_index("game_id")
@@ -141,22 +145,22 @@ def test_psi_uses_importance_ranked_season_comparable_features(store):
     assert (rep.psi["n_recent"] == 6).all() and (rep.psi["n_reference"] == 600).all()
     assert rep.psi["importance"].is_monotonic_decreasing
     assert set(rep.summary["psi"]) == set(rep.psi["feature"]) and rep.summary["psi_n_recent"] == 6
-    assert not mon.psi_eligible("home_elo") and mon.psi_eligible("diff_elo")
+    assert not drift.psi_eligible("home_elo") and drift.psi_eligible("diff_elo")
 
 
 def test_feature_importance_of_tree_and_linear_models():
-    imp = mon.feature_importance(FakeWin(COLS), COLS)
+    imp = drift.feature_importance(FakeWin(COLS), COLS)
     assert list(imp.index)[0] == "diff_elo" and len(imp) == 4
 
     class Tree:
         feature_importances_ = np.array([1.0, 5.0, 3.0, 0.0])
     tree = type("M", (), {"estimator": Tree(), "feature_cols": COLS})()
-    assert list(mon.feature_importance(tree, COLS).index[:2]) == ["diff_net_rating", "home_elo"]
-    assert mon.feature_importance(object(), COLS).empty
+    assert list(drift.feature_importance(tree, COLS).index[:2]) == ["diff_net_rating", "home_elo"]
+    assert drift.feature_importance(object(), COLS).empty
 
 
 def test_report_is_written_and_found_by_the_drift_sensor(store):
-    from pipeline_assets.catalog import read_table
+    from tests.helpers import read_table
     root = store["root"]
     for d in DAYS:
         mon.write_report(mon.performance_report(d, root, store["reg"],
@@ -169,10 +173,10 @@ def test_report_is_written_and_found_by_the_drift_sensor(store):
 
 
 def test_the_asset_materializes_a_run_folder_with_metadata(store):
-    from pipeline_assets.model_assets import RegistryResource
+    from resources.dagster_resources import RegistryResource
     from resources.dagster_resources import StorageResource
     res = dg.materialize(
-        [mon.model_performance], partition_key=DAYS[2],
+        [model_performance], partition_key=DAYS[2],
         resources={"store": StorageResource(root=str(store["root"])),
                    "registry": RegistryResource(root=str(store["root"] / "models"))},
         tags={"tipoff/run_as_of_ts": "2026-01-14T08:00:00Z"}, instance=dg.DagsterInstance.ephemeral())
@@ -194,11 +198,11 @@ def test_a_date_without_scores_or_games(store):
 
 
 def test_live_run_log(tmp_path):
-    mon.append_live_run({"run_id": "a", "date": "2026-01-10", "status": "FAILURE"}, tmp_path)
-    mon.append_live_run({"run_id": "a", "date": "2026-01-10", "status": "SUCCESS"}, tmp_path)
-    mon.append_live_run({"run_id": "b", "date": "2026-01-11", "status": "SUCCESS"}, tmp_path)
-    with open(mon.live_runs_path(tmp_path), "a") as fh:
+    live_runs.append_live_run({"run_id": "a", "date": "2026-01-10", "status": "FAILURE"}, tmp_path)
+    live_runs.append_live_run({"run_id": "a", "date": "2026-01-10", "status": "SUCCESS"}, tmp_path)
+    live_runs.append_live_run({"run_id": "b", "date": "2026-01-11", "status": "SUCCESS"}, tmp_path)
+    with open(live_runs.live_runs_path(tmp_path), "a") as fh:
         fh.write('{"run_id": "c", "da')  # a torn line after a crash
-    df = mon.read_live_runs(tmp_path)
+    df = live_runs.read_live_runs(tmp_path)
     assert list(df["run_id"]) == ["a", "b"] and df.iloc[0]["status"] == "SUCCESS"
-    assert len(mon.read_live_runs(tmp_path, "2026-01-11")) == 1
+    assert len(live_runs.read_live_runs(tmp_path, "2026-01-11")) == 1

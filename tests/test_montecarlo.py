@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from pipeline_assets.domain.montecarlo import (
+from tipoff_core.domain.montecarlo import (
     QUANTILES, SUMMARY_FIELDS, cover_over_probs, margin_to_prob, prob_to_margin, simulate_scores,
     simulate_slate,
 )

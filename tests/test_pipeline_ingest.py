@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from pipeline_assets import cli
-from pipeline_assets.catalog import read_table
+from tests.helpers import read_table
 from pipeline_assets.ingest import label_assets, snapshot_assets
-from pipeline_assets.partitions import RUN_AS_OF_TAG
+from tipoff_core.tags import RUN_AS_OF_TAG
 from resources.dagster_resources import SourceResource, StorageResource
 from resources.sources.base import SourceError
 from resources.sources.simulated import SimulatedSource

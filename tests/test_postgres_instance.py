@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from pipeline_assets.ingest import snapshot_assets
-from pipeline_assets.partitions import RUN_AS_OF_TAG
+from tipoff_core.tags import RUN_AS_OF_TAG
 from resources.dagster_resources import SourceResource, StorageResource
 from resources.predictions_log import PredictionsLog
 from resources.storage import REPO_ROOT

@@ -42,11 +42,11 @@ def test_default_root_is_under_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path))
     r = ModelRegistry()
     assert r.root == tmp_path.resolve() / "models" and (r.root / "registry.db").is_file()
-    from resources import registry  # module-level shortcuts use the same default registry
-    v = registry.register("minutes", model(1), FEATS, meta(1))
-    assert registry.promote_if_passes("minutes", v, {"log_loss": 0.6, "accuracy": 0.6}, None, FLOORS)
-    assert registry.production_version("minutes") == v == r.load_production("minutes").version
-    assert list(registry.list_versions()["state"]) == ["production"]
+    other = ModelRegistry()  # a second handle on the same default registry
+    v = r.register("minutes", model(1), FEATS, meta(1))
+    assert r.promote_if_passes("minutes", v, {"log_loss": 0.6, "accuracy": 0.6}, None, FLOORS)
+    assert other.production_version("minutes") == v == other.load_production("minutes").version
+    assert list(other.list_versions()["state"]) == ["production"]
 
 
 def test_register_writes_an_immutable_version_folder(reg):

@@ -163,7 +163,7 @@ def shock_teams() -> dict[str, int]:
 
 def _shocked_teams(data_dir: Path) -> dict:
     """Model vs outcome on the games of the teams the shock touches."""
-    from pipeline_assets.monitoring import final_results, scored_games, win_metrics
+    from pipeline_assets.monitoring.evaluation import final_results, scored_games, win_metrics
     days = pd.date_range(SHOCK["date"], periods=DAYS - 1).strftime("%Y-%m-%d")
     games = pd.concat([scored_games(d, data_dir, None, final_results(d, data_dir)) for d in days],
                       ignore_index=True)
@@ -210,7 +210,7 @@ def test_every_requested_run_succeeds_and_the_day_is_complete(replays, name):
     for d in days[:-1]:
         assert (root / "artifacts" / "model_performance" / d / "LATEST").exists(), d
     # the run registry has one entry per live run
-    from pipeline_assets.monitoring import read_live_runs
+    from pipeline_assets.monitoring.live_runs import read_live_runs
     reg = read_live_runs(root)
     assert len(reg) == len(live) and set(reg["status"]) == {"SUCCESS"}
 
@@ -231,7 +231,7 @@ def test_without_a_shock_nothing_but_the_monthly_retrain_fires(replays):
 
 
 def test_the_shock_is_live_in_the_shock_scenario_only(replays):
-    from pipeline_assets.catalog import read_table
+    from tests.helpers import read_table
     teams = shock_teams()  # two thirds of the league mirrored around the mean
     assert len(teams) == 20
     # the league is identical up to the day before the shock (shared bootstrap) and differs from

@@ -354,7 +354,7 @@ def test_drift_retrain_replaces_a_broken_production_model(gold_base, tmp_path, m
 
 def test_failed_live_run_is_recorded_with_its_error(data_dir):
     """No production model yet: live_job fails at game_scores; the failure sensor records it."""
-    from pipeline_assets.monitoring import read_live_runs
+    from pipeline_assets.monitoring.live_runs import read_live_runs
     from sensors.live_runs import live_run_failure_registry_sensor
     inst = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("live_job").execute_in_process(

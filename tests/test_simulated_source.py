@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline_assets.schemas import TABLES, conform, empty_frame
+from tipoff_core.schemas import TABLES, conform, empty_frame
 from resources.sources import simulated
 from resources.sources.base import KINDS, Source, SourceError, records_payload
 from resources.sources.simulated import SimulatedSource, american_to_prob, season_window

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline_assets import steps
 from pipeline_assets.cli import main
+from tests.helpers import read_table, run_folder
 
 HISTORY = ("2025-10-21", "2025-12-10")
 DAY, AS_OF = "2025-12-11", "2025-12-11T17:00:00+00:00"
@@ -61,7 +62,7 @@ def root(base, tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- serialization
 
 def test_tables_round_trip_through_json():
-    from pipeline_assets.schemas import empty_frame
+    from tipoff_core.schemas import empty_frame
     df = pd.DataFrame({
         "ts": pd.to_datetime(["2025-12-11T17:00:00Z", "2025-12-11T18:30:00.123456Z"],
                              format="ISO8601").astype(
@@ -165,20 +166,24 @@ def test_steps_chain_with_hand_offs_and_match_live_job(root, base, tmp_path, cap
         assert r.success
     finally:
         os.environ["TIPOFF_DATA_DIR"] = str(root)
-    from pipeline_assets.catalog import read_table
     for asset in ("schedule_snapshot", "injury_snapshot", "odds_snapshot", "roster_snapshot",
                   "live_game_features", "live_minutes_features", "game_scores", "minutes_scores"):
         a = read_table(asset, DAY, root=root)
         b = read_table(asset, DAY, root=other)
         pd.testing.assert_frame_equal(a, b, check_like=False, obj=asset)
     token = "20251211T170000Z"
+    for asset in ("game_scores", "minutes_scores", "live_game_features", "live_minutes_features"):
+        name = "features.parquet" if asset.startswith("live") else "table.parquet"
+        a = (run_folder(asset, DAY, token, root) / name).read_bytes()
+        b = (run_folder(asset, DAY, token, other) / name).read_bytes()
+        assert a == b, f"{asset}: tipoff run and live_job wrote different bytes"
     for kind in ("odds", "injuries"):
         same = [(root / "live/snapshots" / kind / DAY / f"run={token}" / n).read_bytes()
                 == (other / "live/snapshots" / kind / DAY / f"run={token}" / n).read_bytes()
                 for n in ("raw.json", "table.parquet", "meta.json")]
         assert all(same), kind
     # predictions log and run registry entries
-    from pipeline_assets.monitoring import read_live_runs
+    from pipeline_assets.monitoring.live_runs import read_live_runs
     from resources.predictions_log import PredictionsLog
     assert len(PredictionsLog().read(DAY)) == md["total_games"]
     runs = read_live_runs(root, DAY)
@@ -192,7 +197,6 @@ def test_until_storage_in_one_go_with_default_as_of(root, capsys):
     assert main(["run", "--date", DAY, "--n-sims", "500", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"storage: {DAY} as of 2025-12")
-    from pipeline_assets.catalog import read_table
     sched = read_table("schedule_snapshot", DAY, root=root)
     as_of = pd.Timestamp(read_table("game_scores", DAY, root=root)["run_as_of_ts"].iloc[0])
     assert as_of == sched["tip_ts"].min() - pd.Timedelta(minutes=5)
@@ -214,7 +218,6 @@ def test_storage_refuses_to_overwrite_a_different_run(root, tmp_path, capsys):
 # ----------------------------------------------------------------------------- pin
 
 def test_pin_and_unpin(root, capsys):
-    from pipeline_assets.catalog import run_folder
     for as_of in ("2025-12-11T15:00:00Z", "2025-12-11T17:00:00Z"):
         assert main(["run", "--date", DAY, "--as-of", as_of, "--until-step", "collection",
                      "--output", str(root / "c.json"), "--quiet"]) == 0

@@ -7,6 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resources import storage
+from tipoff_core import catalog
+
+GOLD = catalog.feature("gold", "game")
 
 
 def test_identical_rewrite_is_noop_and_different_content_refused(tmp_path):
@@ -54,12 +57,12 @@ def test_season_rows_replace_by_date_idempotently(tmp_path_factory, writes):
     expected: dict[str, pd.DataFrame] = {}
     for day, n in writes:
         rows = pd.DataFrame({"game_date": [day] * n, "game_id": [f"{day}-{i}" for i in range(n)]})
-        storage.write_season_rows("game", "2025-26", [day], rows, root)
+        storage.write_season_rows(GOLD, "2025-26", [day], rows, root)
         expected[day] = rows
-    before = storage.gold_path("game", "2025-26", root).read_bytes()
+    before = storage.season_path(GOLD, "2025-26", root).read_bytes()
     last_day, last_n = writes[-1]
-    storage.write_season_rows("game", "2025-26", [last_day], expected[last_day], root)
-    assert storage.gold_path("game", "2025-26", root).read_bytes() == before
-    got = storage.read_season_tables("game", root)
+    storage.write_season_rows(GOLD, "2025-26", [last_day], expected[last_day], root)
+    assert storage.season_path(GOLD, "2025-26", root).read_bytes() == before
+    got = storage.read_season_tables(GOLD, root)
     assert not got.duplicated().any()
     assert len(got) == sum(len(v) for v in expected.values())

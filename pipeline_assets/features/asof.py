@@ -28,13 +28,13 @@ import numba
 import numpy as np
 import pandas as pd
 
-from pipeline_assets.domain import betting
-from pipeline_assets.domain.elo import (
+from tipoff_core.domain import betting
+from tipoff_core.domain.elo import (
     CARRYOVER_MEAN, CARRYOVER_WEIGHT, INITIAL_RATING, elo_ratings_before_games, elo_win_prob,
 )
 from pipeline_assets.features.schema import REST_CAP_DAYS, TEAM_DEFAULTS
-from pipeline_assets.schemas import conform, empty_frame
-from pipeline_assets.timeutil import season_of
+from tipoff_core.schemas import conform, empty_frame
+from tipoff_core.timeutil import season_of
 
 TS = "datetime64[us, UTC]"
 SOURCE = "features"
@@ -533,14 +533,23 @@ def american_to_prob(ml: np.ndarray) -> np.ndarray:
     return p
 
 
+def latest_odds(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
+    """The latest odds row per (game, bookmaker) with snapshot_ts <= the game's cutoff_ts
+    (``cutoffs``: rows game_id, cutoff_ts).  The one as-of rule for prices: features, stakes and
+    the backtest's closing line all start here."""
+    if odds is None:
+        odds = empty_frame("odds")
+    m = cutoffs[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
+    m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
+    m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
+    return m.drop_duplicates(["game_id", "bookmaker"], keep="last").reset_index(drop=True)
+
+
 def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
     """Consensus of the latest row per bookmaker with snapshot_ts <= cutoff_ts, for rows
     (game_id, cutoff_ts); aligned with ``games``.  P(home) is de-vigged multiplicatively per book
     (p_home / (p_home + p_away)); the consensus is the median over books (NaN-skipping)."""
-    m = games[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
-    m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
-    m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
-    m = m.drop_duplicates(["game_id", "bookmaker"], keep="last")
+    m = latest_odds(odds, games)
     ph = american_to_prob(m["home_ml"].to_numpy())
     pa = american_to_prob(m["away_ml"].to_numpy())
     m = m.assign(p=ph / (ph + pa))

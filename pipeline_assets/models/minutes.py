@@ -20,6 +20,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from tipoff_core.domain import metrics
+
 log = logging.getLogger(__name__)
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -103,8 +105,8 @@ def interval_metrics(y, pred: pd.DataFrame | np.ndarray) -> dict:
     y = np.asarray(y, float)
     out = {f"pinball_{c}": pinball_loss(y, P[:, i], q) for i, (c, q) in enumerate(zip(QCOLS, QUANTILES))}
     out["pinball_mean"] = float(np.mean([out[f"pinball_{c}"] for c in QCOLS]))
-    out["coverage_80"] = float(np.mean((y >= P[:, 0]) & (y <= P[:, 2])))
-    out["mae_p50"] = float(np.mean(np.abs(y - P[:, 1])))
+    m = metrics.minutes_metrics(y, P[:, 0], P[:, 1], P[:, 2])
+    out["coverage_80"], out["mae_p50"] = m["coverage_p10_p90"], m["mae"]
     return out
 
 
@@ -230,3 +232,20 @@ def reconcile_team_minutes(pred_df: pd.DataFrame, group_cols: Sequence[str] = ("
     if len(flags):
         log.warning("reconcile_team_minutes: %d team-games flagged", len(flags))
     return out, flags
+
+
+def predict_minutes(model: MinutesModel, df: pd.DataFrame, total: float | str = 240.0
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """p10/p50/p90 per player of ``df``, reconciled so each team's p50 sums to ``total`` (240, or
+    a column of ``df`` such as 240 + 25 x overtime periods); returns (predictions, flags).
+
+    The predictions frame keeps ``df``'s game_id, team_id, player_id (and ``inj_out``) plus
+    p10, p50, p90, p50_raw and scale, in ``df``'s row order."""
+    pred = model.predict(df)
+    both = pd.concat([df[["game_id", "team_id", "player_id"]].reset_index(drop=True),
+                      pred.reset_index(drop=True)], axis=1)
+    if "inj_out" in df:
+        both["inj_out"] = df["inj_out"].to_numpy()
+    if isinstance(total, str):
+        both[total] = df[total].to_numpy()
+    return reconcile_team_minutes(both, total=total)

@@ -31,22 +31,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from tipoff_core.domain.metrics import log_loss as _log_loss
+from tipoff_core.domain.metrics import probability_metrics
+
 log = logging.getLogger(__name__)
-
-try:  # shared metric helpers (pipeline_assets/domain/metrics.py) when present
-    from pipeline_assets.domain.metrics import accuracy as _accuracy
-    from pipeline_assets.domain.metrics import brier as _brier
-    from pipeline_assets.domain.metrics import log_loss as _log_loss
-except ImportError:  # pragma: no cover - fallback while the domain module is being written
-    def _log_loss(y, p, eps: float = 1e-15) -> float:
-        y, p = np.asarray(y, float), np.clip(np.asarray(p, float), eps, 1 - eps)
-        return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-    def _brier(y, p) -> float:
-        return float(np.mean((np.asarray(p, float) - np.asarray(y, float)) ** 2))
-
-    def _accuracy(y, p, threshold: float = 0.5) -> float:
-        return float(np.mean((np.asarray(p, float) > threshold) == (np.asarray(y, float) > 0.5)))
 
 GAP_DAYS = 7
 PROB_CLIP = 1e-4  # final probabilities live in [PROB_CLIP, 1 - PROB_CLIP]
@@ -328,8 +316,9 @@ def _prepare(df: pd.DataFrame, feature_cols, label_col, date_col, season_col) ->
     return _Data(_matrix(sub, feature_cols), y.astype(int), dates[keep][order], seasons)
 
 
-def _fold_metrics(y, p) -> dict:
-    return {"log_loss": _log_loss(y, p), "brier": _brier(y, p), "accuracy": _accuracy(y, p)}
+def _cv_metrics(y, p) -> dict:
+    m = probability_metrics(y, p)
+    return {k: m[k] for k in ("log_loss", "brier", "accuracy")}
 
 
 def _fit_predict(cand: Candidate, X_tr, y_tr, X_va, seed, n_jobs) -> np.ndarray:
@@ -369,7 +358,7 @@ def train_win_model(df: pd.DataFrame, feature_cols: Sequence[str], label_col: st
                          "params": json.dumps(cand.params, sort_keys=True), "fold": k,
                          "fold_name": f.name, "train_end": f.train_end, "valid_start": f.valid_start,
                          "valid_end": f.valid_end, "n_train": len(f.train_idx),
-                         "n_valid": len(f.valid_idx), **_fold_metrics(y_va, p)})
+                         "n_valid": len(f.valid_idx), **_cv_metrics(y_va, p)})
         if folds:
             say(f"win cv {cand.name}: mean log loss "
                 f"{np.mean([r['log_loss'] for r in rows if r['candidate'] == cand.name]):.4f}")

@@ -98,8 +98,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline_assets.schemas import TABLES, conform
-from pipeline_assets.timeutil import (DEFAULT_TIP_LOCAL, GAME_DURATION, LEAGUE_TZ, season_of,
+from tipoff_core.schemas import TABLES, conform
+from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, GAME_DURATION, LEAGUE_TZ, season_of,
                                       to_date)
 from resources.sources.base import KINDS, Extract, SourceError, finish, records_payload
 

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from pipeline_assets.schemas import LABEL_KINDS, SNAPSHOT_KINDS, SchemaError, conform
+from tipoff_core.schemas import LABEL_KINDS, SNAPSHOT_KINDS, SchemaError, conform
 
 KINDS = SNAPSHOT_KINDS + LABEL_KINDS
 

@@ -57,8 +57,8 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline_assets.schemas import empty_frame
-from pipeline_assets.timeutil import (
+from tipoff_core.schemas import empty_frame
+from tipoff_core.timeutil import (
     GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
 )
 from resources.sources.base import Extract, SourceError, finish

@@ -72,9 +72,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from pipeline_assets.domain import betting
-from pipeline_assets.schemas import conform, empty_frame
-from pipeline_assets.timeutil import to_date, utc
+from tipoff_core.domain import betting
+from tipoff_core.schemas import conform, empty_frame
+from tipoff_core.timeutil import to_date, utc
 
 from .base import KINDS, Extract, SourceError, finish, records_payload
 

@@ -129,3 +129,20 @@ def interval_coverage(y, lo, hi) -> float:
     """Share of y inside the closed interval [lo, hi]."""
     y, lo, hi = _pairs(y, lo, hi)
     return float(np.mean((y >= lo) & (y <= hi))) if y.size else float("nan")
+
+
+# ------------------------------------------------------------------------------ metric bundles
+# The one answer to "how good were these predictions" for the gate, the backtest and monitoring.
+
+def probability_metrics(y, p) -> dict:
+    """Win-probability metrics: n, log_loss, brier, accuracy (pairs with a NaN dropped)."""
+    yy, pp = _pairs(y, p)
+    return {"n": int(yy.size), "log_loss": log_loss(yy, pp), "brier": brier(yy, pp),
+            "accuracy": accuracy(yy, pp)}
+
+
+def minutes_metrics(y, p10, p50, p90) -> dict:
+    """Minutes-prediction metrics: rows, mae and rmse of p50, coverage of [p10, p90]."""
+    y = np.asarray(y, dtype=float)
+    return {"rows": int(np.isfinite(y).sum()), "mae": mae(y, p50), "rmse": rmse(y, p50),
+            "coverage_p10_p90": interval_coverage(y, p10, p90)}

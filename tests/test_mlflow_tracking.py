@@ -1,4 +1,4 @@
-"""MlflowResource logs a training run (params, metrics, features.txt, model file) to a local store."""
+"""MlflowTracking logs a training run (params, metrics, features.txt, model file) to a local store."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.mlflow_resource import MlflowResource
+from resources.mlflow_tracking import MlflowTracking
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def _check_run(uri: str, run_id: str):
     return run
 
 
-def _log(res: MlflowResource, model_path: Path | None) -> str:
+def _log(res: MlflowTracking, model_path: Path | None) -> str:
     return res.log_training(
         "win_market_free-2024-04-15",
         params={"C": 0.1, "candidate": "logistic_C0.1", "calibration": "none"},
@@ -55,7 +55,7 @@ def _log(res: MlflowResource, model_path: Path | None) -> str:
 
 
 def test_default_store_is_the_file_store_under_the_data_root(data_dir, tmp_path):
-    res = MlflowResource()
+    res = MlflowTracking()
     uri = res.resolved_tracking_uri()
     assert uri == (data_dir.resolve() / "mlruns").as_uri()
     run_id = _log(res, _model_file(tmp_path))
@@ -70,16 +70,16 @@ def test_default_store_is_the_file_store_under_the_data_root(data_dir, tmp_path)
 def test_env_tracking_uri_wins_over_default(data_dir, tmp_path, monkeypatch):
     uri = (tmp_path / "other-mlruns").as_uri()  # a file store keeps this test fast
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    res = MlflowResource(experiment="tipoff-test")
+    res = MlflowTracking(experiment="tipoff-test")
     assert res.resolved_tracking_uri() == uri
     _check_run(uri, _log(res, _model_file(tmp_path)))
     assert not (data_dir / "mlflow.db").exists()
-    assert MlflowResource(tracking_uri="sqlite:///x.db").resolved_tracking_uri() == "sqlite:///x.db"
+    assert MlflowTracking(tracking_uri="sqlite:///x.db").resolved_tracking_uri() == "sqlite:///x.db"
 
 
 def test_explicit_file_store_works_offline(data_dir, tmp_path):
     uri = (tmp_path / "mlruns").as_uri()  # MLflow 3 refuses this unless MLFLOW_ALLOW_FILE_STORE=true
-    res = MlflowResource(tracking_uri=uri)
+    res = MlflowTracking(tracking_uri=uri)
     run_id = _log(res, _model_file(tmp_path))
     assert os.environ.get("MLFLOW_ALLOW_FILE_STORE") == "true"
     _check_run(uri, run_id)

@@ -1,4 +1,4 @@
-"""MLflow experiment tracking as a Dagster resource (the only model-layer file that knows Dagster).
+"""MLflow experiment tracking (plain Python; `resources.dagster_resources.MlflowResource` wraps it).
 
 Tracking URI: ``tracking_uri`` if set, else ``$MLFLOW_TRACKING_URI``, else the file store
 ``file://<data root>/mlruns`` (the design's default).
@@ -24,8 +24,6 @@ import re
 import tempfile
 from pathlib import Path
 
-import dagster as dg
-
 from resources import storage
 
 _PARAM_MAX = 6000  # MLflow's limit on a param value's length
@@ -47,12 +45,13 @@ def _is_file_store(uri: str) -> bool:
     return uri.startswith("file:") or "://" not in uri and not uri.startswith(("databricks", "sqlite"))
 
 
-class MlflowResource(dg.ConfigurableResource):
+class MlflowTracking:
     """Logs training runs (params, metrics, feature list, model file) to MLflow."""
 
-    tracking_uri: str = ""
-    experiment: str = "tipoff"
-    artifact_root: str = ""  # where a newly created experiment stores artifacts ("" = see module doc)
+    def __init__(self, tracking_uri: str = "", experiment: str = "tipoff", artifact_root: str = ""):
+        self.tracking_uri = tracking_uri
+        self.experiment = experiment
+        self.artifact_root = artifact_root  # where a new experiment stores artifacts ("" = module doc)
 
     def resolved_tracking_uri(self) -> str:
         if self.tracking_uri:

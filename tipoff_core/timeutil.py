@@ -63,3 +63,42 @@ def ts_token(ts: pd.Timestamp) -> str:
 
 def parse_ts_token(token: str) -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.strptime(token, "%Y%m%dT%H%M%SZ"), tz="UTC")
+
+
+# ----------------------------------------------------------------------------- the as-of rule
+# A run's as-of (`run_as_of_ts`) is explicit (asset config, else the run tag) or, by default:
+# now for today and later dates; for past dates shortly before the date's first tip (the pre-game
+# view of the slate), or noon New York time on a date without games.
+PRE_TIP_MARGIN = pd.Timedelta(minutes=5)
+NO_GAMES_DEFAULT_TIME = dt.time(12, 0)
+
+
+def parse_as_of(raw: str | None) -> pd.Timestamp | None:
+    """An explicit as-of (ISO timestamp, UTC when it has no offset) floored to the second, or None
+    when `raw` is empty.  Raises ValueError naming the bad value."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        return utc(str(raw).strip()).floor("s")
+    except ValueError as exc:
+        raise ValueError(f"run_as_of_ts {raw!r} is not an ISO timestamp: {exc}") from None
+
+
+def default_as_of(day: dt.date | str, now: pd.Timestamp, tips: pd.Series) -> pd.Timestamp:
+    """The default as-of of a league date given the run's clock and the date's tip times."""
+    day = to_date(day)
+    if day >= now.tz_convert(LEAGUE_TZ).date():
+        return now
+    if len(tips):
+        return (utc(tips.min()) - PRE_TIP_MARGIN).floor("s")
+    return local_ts(day, NO_GAMES_DEFAULT_TIME)
+
+
+def resolve_as_of(day: dt.date | str, explicit: pd.Timestamp | None, now: pd.Timestamp,
+                  tips) -> pd.Timestamp:
+    """The one as-of rule: `explicit` when given, else `default_as_of`.  `tips` is the date's tip
+    times, or a zero-argument callable returning them (only called when the default is needed:
+    it may fetch the schedule)."""
+    if explicit is not None:
+        return explicit
+    return default_as_of(day, now, tips() if callable(tips) else tips)

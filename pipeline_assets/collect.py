@@ -1,0 +1,86 @@
+"""Collection: ask the source for a table kind of a date as of a run's as-of, and store it.
+
+Plain functions (no Dagster) shared by the snapshot and label assets (`ingest`) and the step
+runner (`tipoff run`): the same fetch, the same quarantine of a bad payload, the same run folder
+(`raw.json`, `table.parquet`, `meta.json`) and the same label table.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from resources import storage
+from resources.sources.base import Extract, SourceError
+from tipoff_core import catalog
+from tipoff_core.schemas import arrow_schema
+from tipoff_core.timeutil import to_date, ts_token
+
+
+class CollectError(RuntimeError):
+    """A source could not answer; names source, endpoint and field, and where the raw payload
+    was kept for audit."""
+
+    def __init__(self, error: SourceError, kept: Path | None):
+        self.error, self.kept = error, kept
+        super().__init__(f"{error}" + (f" (raw payload kept at {kept})" if kept else ""))
+
+
+def quarantine(error: SourceError, kind: str, day: str, as_of: pd.Timestamp,
+               root: Path) -> Path | None:
+    """Keep the offending raw payload for audit under a name unique to this attempt."""
+    if not error.raw:
+        return None
+    name = f"{ts_token(as_of)}-{error.source}-{uuid.uuid4().hex[:8]}"
+    path = root / "quarantine" / kind / day / f"{name}.raw"
+    storage.atomic_write_bytes(path, error.raw)
+    storage.write_json(path.with_suffix(".json"), {"error": str(error), "endpoint": error.endpoint,
+                                                   "field": error.field, "source": error.source})
+    return path
+
+
+def fetch(source, kind: str, day: str, as_of: pd.Timestamp, root: Path) -> Extract:
+    """`source.fetch` for one date; a SourceError is quarantined and raised as CollectError."""
+    try:
+        return source.fetch(kind, to_date(day), as_of)
+    except SourceError as exc:
+        raise CollectError(exc, quarantine(exc, kind, day, as_of, root)) from exc
+
+
+def schedule_tips(source, day: str, now: pd.Timestamp, root: Path) -> pd.Series:
+    """Tip times of a date as the source knows them now (for the default as-of of past dates)."""
+    return fetch(source, "schedule", day, now, root).table["tip_ts"]
+
+
+def snapshot_files(extract: Extract, day: str, as_of: pd.Timestamp) -> dict[str, bytes]:
+    meta = {"kind": extract.kind, "source": extract.source, "endpoint": extract.endpoint,
+            "date": day, "run_as_of_ts": as_of.isoformat(), "rows": len(extract.table),
+            "notes": extract.notes}
+    return {"raw.json": extract.raw,
+            "table.parquet": storage.parquet_bytes(extract.table, arrow_schema(extract.kind)),
+            "meta.json": json.dumps(meta, sort_keys=True, default=str).encode()}
+
+
+def write_snapshot(extract: Extract, day: str, as_of: pd.Timestamp,
+                   root: Path) -> storage.RunFolder:
+    """The snapshot run folder `live/snapshots/<kind>/<day>/run=<as-of>/` (idempotent)."""
+    base = storage.partition_dir(catalog.snapshot(extract.kind), day, root)
+    return storage.write_run_folder(base, ts_token(as_of), snapshot_files(extract, day, as_of))
+
+
+def write_labels(extract: Extract, day: str, root: Path) -> tuple[Path, bool]:
+    """The per-date label table; returns (path, changed)."""
+    return storage.write_label_table(catalog.label(extract.kind), day, extract.table, extract.raw,
+                                     root)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """One fetched snapshot that is not stored yet (the step runner's hand-off)."""
+
+    day: str
+    as_of: pd.Timestamp
+    extract: Extract

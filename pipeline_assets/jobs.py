@@ -1,0 +1,51 @@
+"""Every job of the code location (the CLI, schedules and sensors launch them by name)."""
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline_assets.feature_assets import gold_live_parity
+from tipoff_core.tags import SOURCE_API_TAG
+
+SNAPSHOTS = dg.AssetSelection.groups("snapshots")
+LABELS = dg.AssetSelection.groups("labels")
+GOLD = dg.AssetSelection.groups("gold_features") - dg.AssetSelection.checks(gold_live_parity)
+PERFORMANCE = dg.AssetSelection.assets("model_performance")
+CALLS_SOURCE = {SOURCE_API_TAG: "true"}  # the production run queue limits these to one at a time
+
+ingest_job = dg.define_asset_job(
+    "ingest_job", selection=SNAPSHOTS | LABELS,
+    description="Snapshots and labels for a date range (single-run backfill).",
+    executor_def=dg.in_process_executor)
+
+history_job = dg.define_asset_job(
+    "history_job", selection=SNAPSHOTS | LABELS | GOLD,
+    description="Snapshots, labels and gold features for a date range (single-run backfill).",
+    executor_def=dg.in_process_executor)
+
+live_job = dg.define_asset_job(
+    "live_job", selection=SNAPSHOTS | dg.AssetSelection.groups("live_features", "scores"),
+    description="Today's slate: snapshots as of run_as_of_ts, live features, scores.",
+    executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
+
+train_job = dg.define_asset_job(
+    "train_job", selection=dg.AssetSelection.groups("models"),
+    description="Train, register and gate both models (promotes only through the gate).",
+    executor_def=dg.in_process_executor)
+
+labels_job = dg.define_asset_job(
+    "labels_job", selection=LABELS | GOLD,
+    description="Results and box scores of one date, then its gold features (new_games_sensor).",
+    executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
+
+overnight_job = dg.define_asset_job(
+    "overnight_job", selection=LABELS | GOLD | PERFORMANCE,
+    description="Yesterday's labels and gold features, then next-day validation (model_performance).",
+    executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
+
+performance_job = dg.define_asset_job(
+    "performance_job", selection=PERFORMANCE,
+    description="Re-evaluate model_performance for a date (weekly drift evaluation).",
+    executor_def=dg.in_process_executor)
+
+all_jobs = [ingest_job, history_job, live_job, train_job, labels_job, overnight_job,
+            performance_job]
