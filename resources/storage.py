@@ -355,6 +355,9 @@ def read_partition(table: Table, partition: str, run: str = "latest",
                    root: Path | None = None) -> pd.DataFrame:
     """The normalized table of one partition of a table asset (any storage kind)."""
     check_partition(partition)
+    if check_run_token(run) != "latest" and not table.per_run:
+        raise LayoutError(f"{table.asset} is not written per run: drop --run (it keeps one "
+                          "table per date)")
     if table.storage == "date":
         path = partition_dir(table, partition, root) / table.file
     elif table.storage == "season":

@@ -34,6 +34,8 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # ~2.5 min: run by .ci/run (`bash scripts/test.sh -m slow`)
+
 HISTORY = "2025-01-15:2025-04-13,2025-10-21:2026-01-22"
 # The 16:00 refresh is evaluated every day and its requests checked, but not executed: it runs the
 # same job as the 11:00 slate and would add a third of the replay's time.
