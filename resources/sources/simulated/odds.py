@@ -1,0 +1,78 @@
+"""The market: two books' moneylines, spreads and totals at three snapshots per game.
+
+Two books (``simbook_a``, ``simbook_b``), 3 snapshots per game (open 10:00 local, 14:00, 30 min
+before tip).  The market sees true ratings with noise (~1.5 pts on the closing spread), plus the
+injury report visible at snapshot time (late news moves the line); spread and total rounded to
+0.5, American moneylines from P(home) = Phi(margin / 12) with ~4.5% overround.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtr
+
+from resources.sources.simulated.games import HOME_ADV
+from resources.sources.simulated.injuries import _P_OUT_GIVEN_STATUS
+from resources.sources.simulated.league import N_TEAMS
+
+BOOKS = ("simbook_a", "simbook_b")
+BOOK_OVERROUND = (0.045, 0.0475)
+MARKET_MARGIN_SD = 12.0
+
+
+def market_lines(r_mkt: np.random.Generator, tidx: np.ndarray, game_day: np.ndarray,
+                 rating: np.ndarray, pace: np.ndarray, value: np.ndarray, statuses: tuple,
+                 k_of: np.ndarray) -> list[tuple]:
+    """Per book: (book, home_ml, away_ml, home_spread, total), each (G, 3) over the snapshots;
+    `statuses` are the report statuses (morning, update 1, update 2) the snapshots see."""
+    H, A = tidx[:, 0], tidx[:, 1]
+    G = len(H)
+    st_m, st_1, st_2 = statuses
+    bias = r_mkt.normal(0, 0.6, (len(BOOKS), N_TEAMS))
+    e_open = r_mkt.normal(0, 1.7, G)
+    e_mid = 0.75 * e_open + r_mkt.normal(0, 0.6, G)
+    e_close = 0.6 * e_open + r_mkt.normal(0, 0.6, G)
+    eps = np.stack([e_open, e_mid, e_close], 1)      # (G, 3)
+    book_eps = r_mkt.normal(0, 0.35, (len(BOOKS), G, 3))
+    tot_eps = r_mkt.normal(0, 2.5, (G, 3)) * np.array([1.0, 0.85, 0.75])
+    book_tot_eps = r_mkt.normal(0, 0.8, (len(BOOKS), G, 3))
+    pst = _P_OUT_GIVEN_STATUS
+    vals_side = value[tidx]
+    exp_miss = np.stack([
+        (pst[st_m[tidx, k_of]] * vals_side).sum(-1),
+        (pst[st_1[tidx, k_of]] * vals_side).sum(-1),
+        (pst[st_2[tidx, k_of]] * vals_side).sum(-1),
+    ], -1)                                             # (G, 2, 3)
+    r_g = rating[game_day[:, None], tidx]              # (G, 2)
+    exp_total = 225 + pace[H] + pace[A]
+
+    odds_rows = []
+    for b, book in enumerate(BOOKS):
+        mu_b = (r_g[:, 0:1] + bias[b, H][:, None] - exp_miss[:, 0]) \
+            - (r_g[:, 1:2] + bias[b, A][:, None] - exp_miss[:, 1]) + HOME_ADV + eps \
+            + book_eps[b]                              # (G, 3) expected home margin
+        spread = -np.round(mu_b * 2) / 2
+        spread = np.where(spread == 0, 0.0, spread)
+        total = np.round((exp_total[:, None] + tot_eps + book_tot_eps[b]) * 2) / 2
+        p = np.clip(ndtr(mu_b / MARKET_MARGIN_SD), 0.005, 0.995)
+        qh, qa = _vig(p, BOOK_OVERROUND[b])
+        odds_rows.append((book, _american(qh), _american(qa), spread, total))
+    return odds_rows
+
+
+def _vig(p: np.ndarray, overround: float) -> tuple[np.ndarray, np.ndarray]:
+    """Power-method margin: q_i = p_i ** lam with q_h + q_a = 1 + overround."""
+    lam = np.full_like(p, 0.95)
+    lp, lq = np.log(p), np.log1p(-p)
+    for _ in range(30):
+        a, b = np.exp(lam * lp), np.exp(lam * lq)
+        f = a + b - (1 + overround)
+        lam = lam - f / (a * lp + b * lq)
+    return np.exp(lam * lp), np.exp(lam * lq)
+
+
+def _american(q: np.ndarray) -> np.ndarray:
+    ml = np.where(q >= 0.5, -100 * q / (1 - q), 100 * (1 - q) / q)
+    big = np.abs(ml) >= 200
+    ml = np.where(big, np.round(ml / 5) * 5, np.round(ml))
+    return np.where(np.abs(ml) < 100, np.where(ml < 0, -100.0, 100.0), ml).astype(float)
+
