@@ -48,7 +48,7 @@ def cmd_show(args) -> int:
 def dagster_instance():
     """The persistent local instance (DAGSTER_HOME, default data/dagster_home)."""
     import dagster as dg  # Dagster loads only for the commands that run jobs (keeps others fast)
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(storage.data_root() / "dagster_home")))
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(storage.DATA_FOLDER / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -117,7 +117,10 @@ def _models(reg: ModelRegistry, args) -> int:
         if not (args.name and args.version):
             raise UserError("promote needs NAME and VERSION, e.g. "
                             "`tipoff models promote win_market_free v20261123_130236`")
-        reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)")
+        if args.force and not args.reason:
+            raise UserError("--force needs a --reason (it is recorded in the version's history)")
+        reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)",
+                    force=args.force)
         print(f"{args.name}: production is now {args.version}")
     elif args.action == "rollback":
         if not args.name:
@@ -224,7 +227,9 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("action", choices=["list", "promote", "rollback"])
     m.add_argument("name", nargs="?", help="win_market_free | win_with_market | minutes")
     m.add_argument("version", nargs="?", help="v{YYYYMMDD_HHMMSS} (promote)")
-    m.add_argument("--reason", default="")
+    m.add_argument("--reason", default="", help="why (recorded with the version)")
+    m.add_argument("--force", action="store_true",
+                   help="promote a candidate that failed the gate (needs --reason)")
     m.set_defaults(fn=cmd_models)
     pa = sub.add_parser("parity", help="diff a past date's live-path features against gold")
     pa.add_argument("--date", required=True)

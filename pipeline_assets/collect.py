@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -71,16 +70,8 @@ def write_snapshot(extract: Extract, day: str, as_of: pd.Timestamp,
     return storage.write_run_folder(base, ts_token(as_of), snapshot_files(extract, day, as_of))
 
 
-def write_labels(extract: Extract, day: str, root: Path) -> tuple[Path, bool]:
-    """The per-date label table; returns (path, changed)."""
+def write_labels(extract: Extract, day: str, as_of: pd.Timestamp, root: Path, *,
+                 force: bool = False) -> storage.LabelWrite:
+    """Merge the finals into the date's label table (append-only; a shrink needs `force`)."""
     return storage.write_label_table(catalog.label(extract.kind), day, extract.table, extract.raw,
-                                     root)
-
-
-@dataclass(frozen=True)
-class Collected:
-    """One fetched snapshot that is not stored yet (the step runner's hand-off)."""
-
-    day: str
-    as_of: pd.Timestamp
-    extract: Extract
+                                     as_of, root, force=force)

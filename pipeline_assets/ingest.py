@@ -14,6 +14,7 @@ import pandas as pd
 
 from pipeline_assets import collect
 from pipeline_assets.partitions import DAILY, AsOfConfig, explicit_as_of, run_created_ts
+from resources import storage
 from resources.dagster_resources import SourceResource, StorageResource
 from resources.sources.base import Extract
 from tipoff_core import catalog
@@ -27,6 +28,13 @@ def table_schema(kind: str) -> dg.TableSchema:
     return dg.TableSchema(columns=[
         dg.TableColumn(c, t, constraints=dg.TableColumnConstraints(nullable=t in ("float", "Int", "bool")))
         for c, t in schema.items()])
+
+
+class LabelConfig(AsOfConfig):
+    """`force_shrink`: let this run drop stored finals it no longer sees (they stay in the
+    date's versions.parquet); without it such a run fails and stores nothing."""
+
+    force_shrink: bool = False
 
 
 def fetch_or_fail(src, kind: str, day: str, as_of: pd.Timestamp, root) -> Extract:
@@ -129,17 +137,26 @@ def build_label_asset(table: catalog.Table) -> dg.AssetsDefinition:
               kinds={"parquet"}, tags={LAYER_TAG: "label"},
               description=f"{kind} of games final by the run's as-of time (default now), one table "
                           f"per date under {table.folder}/<date>/.")
-    def _label(context: dg.AssetExecutionContext, config: AsOfConfig, source: SourceResource,
+    def _label(context: dg.AssetExecutionContext, config: LabelConfig, source: SourceResource,
                store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
         as_of = explicit_as_of(context, config) or run_created_ts(context)
         extracts = {day: fetch_or_fail(src, kind, day, as_of, root) for day in context.partition_keys}
-        changed = sum(collect.write_labels(ex, day, root)[1] for day, ex in extracts.items())
+        try:
+            writes = [collect.write_labels(ex, day, as_of, root, force=config.force_shrink)
+                      for day, ex in extracts.items()]
+        except storage.LabelShrinkError as exc:
+            raise dg.Failure(description=str(exc)) from None
         frames = {d: ex.table for d, ex in extracts.items()}
+        changed = sum(w.changed for w in writes)
+        corrected = sum(w.corrected for w in writes)
         context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
-                         f"{len(frames)} date(s); {changed} table(s) changed")
+                         f"{len(frames)} date(s); {changed} table(s) changed, "
+                         f"{sum(w.added for w in writes)} final(s) added, {corrected} corrected")
         md = _range_metadata(frames, kind)
-        md.update({"source": src.name, "tables_changed": changed, "as_of": as_of.isoformat()})
+        md.update({"source": src.name, "tables_changed": changed, "as_of": as_of.isoformat(),
+                   "finals_added": sum(w.added for w in writes), "finals_corrected": corrected,
+                   "finals_removed_by_force": sum(w.removed for w in writes)})
         return dg.MaterializeResult(metadata=md,
                                     check_results=table_checks(kind, frames, {d: as_of for d in frames}))
 

@@ -128,6 +128,8 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
                 source: SourceResource) -> dg.MaterializeResult:
     root = store.path()
     models = _production(lambda: scoring.load_production_models(registry.get()))
+    for problem in models.fallbacks().values():
+        context.log.warning(problem)
     log = predictions_log.get()
     tables, logged, folder = [], 0, None
     for day in context.partition_keys:
@@ -146,7 +148,9 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
     preview = table[["game_id", "p_home_win", "p_market_home", "edge_home", "margin_p50",
                      "total_p50", "recommendation"]].round(3)
     return dg.MaterializeResult(metadata={
-        **{k: v for k, v in summary.items() if k not in ("date", "games", "bets")},
+        **{k: v for k, v in summary.items() if k not in ("date", "games", "bets",
+                                                          "model_fallbacks")},
+        "model_fallbacks": dg.MetadataValue.json(models.fallbacks()),
         "games": len(table), "bets": int((table["recommendation"] != "none").sum()),
         "dates": len(tables), "rows": len(table), "dagster/row_count": len(table),
         "logged_predictions": logged, "path": dg.MetadataValue.path(str(folder)),
@@ -161,6 +165,8 @@ def minutes_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store
                    registry: RegistryResource) -> dg.MaterializeResult:
     root = store.path()
     minutes = _production(lambda: registry.get().load_production(scoring.MINUTES))
+    for problem in scoring.fallbacks({scoring.MINUTES: minutes}).values():
+        context.log.warning(problem)
     rows = flagged = 0
     folder = None
     for day in context.partition_keys:
@@ -171,7 +177,8 @@ def minutes_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store
         folder = scoring.write_score_run("minutes_scores", day, as_of, table, summary, root)
         rows, flagged = rows + len(table), flagged + len(flags)
     return dg.MaterializeResult(metadata={
-        "model_version": minutes.version, "rows": rows, "dagster/row_count": rows,
+        "model_version": minutes.version, "rows": rows,
+        "model_fallbacks": dg.MetadataValue.json(scoring.fallbacks({scoring.MINUTES: minutes})), "dagster/row_count": rows,
         "dates": len(context.partition_keys), "teams_flagged_outside_230_260": flagged,
         "path": dg.MetadataValue.path(str(folder))})
 

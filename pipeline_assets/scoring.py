@@ -51,6 +51,15 @@ class ProductionModels:
         return {WIN_FREE: self.free.version, WIN_MARKET: self.market.version,
                 MINUTES: self.minutes.version}
 
+    def fallbacks(self) -> dict[str, str]:
+        """Models scored with an earlier version because production's files failed to load."""
+        return fallbacks({WIN_FREE: self.free, WIN_MARKET: self.market, MINUTES: self.minutes})
+
+
+def fallbacks(models: dict[str, LoadedModel]) -> dict[str, str]:
+    return {name: f"production {m.fallback_from} failed its integrity check; scored with {m.version}"
+            for name, m in models.items() if m.fallback_from}
+
 
 def load_production_models(registry: ModelRegistry) -> ProductionModels:
     """The three production models (raises NoProductionModelError naming the missing one)."""
@@ -173,13 +182,15 @@ def game_summary(table: pd.DataFrame, day: str, as_of: pd.Timestamp, models: Pro
             "model_version": models.free.version, "with_market_version": models.market.version,
             "feature_source": f"{catalog.feature('live', 'game').folder}/{day}/run={feature_run}",
             "source": source, "games": len(table), "via": via,
-            "bets": int((table["recommendation"] != "none").sum()) if len(table) else 0}
+            "bets": int((table["recommendation"] != "none").sum()) if len(table) else 0,
+            "model_fallbacks": models.fallbacks()}
 
 
 def minutes_summary(table: pd.DataFrame, flags: pd.DataFrame, day: str, as_of: pd.Timestamp,
                     minutes: LoadedModel, feature_run: str, via: str) -> dict:
     return {"mode": "live", "date": day, "run_as_of_ts": as_of.isoformat(),
             "model_version": minutes.version, "players": len(table),
+            "model_fallbacks": fallbacks({MINUTES: minutes}),
             "feature_source": f"{catalog.feature('live', 'minutes').folder}/{day}/run={feature_run}",
             "teams_flagged": flags.to_dict("records"), "via": via}
 

@@ -89,15 +89,18 @@ def table_from_json(obj: dict) -> pd.DataFrame:
     for c in cols:
         t = dtypes.get(c, "object")
         s = df[c]
-        if t.startswith("datetime64"):
-            s = pd.to_datetime(s, utc=True, format="ISO8601")
-            df[c] = s.astype(t) if "UTC" in t else s
-        elif t in ("int64", "Int64", "boolean", "float64", "bool"):
-            df[c] = (s.astype(float) if t == "float64" else s.astype(t))
-        elif t in ("str", "string"):
-            df[c] = s.astype(t)
-        else:
-            df[c] = s.astype(object).where(s.notna(), None)
+        try:
+            if t.startswith("datetime64"):
+                s = pd.to_datetime(s, utc=True, format="ISO8601")
+                df[c] = s.astype(t) if "UTC" in t else s
+            elif t in ("int64", "Int64", "boolean", "float64", "bool"):
+                df[c] = (s.astype(float) if t == "float64" else s.astype(t))
+            elif t in ("str", "string"):
+                df[c] = s.astype(t)
+            else:
+                df[c] = s.astype(object).where(s.notna(), None)
+        except (TypeError, ValueError) as exc:
+            raise StepError(f"column {c!r} has a value that is not {t}: {exc}") from None
     return df
 
 
@@ -132,7 +135,37 @@ def load_document(path: str | Path) -> dict:
         if s not in doc:
             raise StepError(f"input file {p} says it reached step {md['step']!r} but has no "
                             f"{s!r} section")
+        _check_section(doc[s], SECTION_KEYS[s], f"input file {p}: section {s!r}")
     return doc
+
+
+TABLE_KEYS = {"columns": list, "records": list}
+SECTION_KEYS: dict[str, dict] = {
+    "collection": {"target_date": str, "run_as_of_ts": str, "source": str,
+                   "snapshots": {k: {"table": TABLE_KEYS, "raw": dict, "endpoint": str,
+                                     "source": str} for k in SNAPSHOT_KINDS}},
+    "features": {"games": TABLE_KEYS, "minutes": TABLE_KEYS, "coverage": TABLE_KEYS,
+                 "summary": dict},
+    "prediction": {"games": TABLE_KEYS, "minutes": TABLE_KEYS, "teams_flagged": TABLE_KEYS,
+                   "model_versions": dict},
+    "storage": {"paths": dict},
+}
+
+
+def _check_section(obj, spec: dict, where: str) -> None:
+    """A hand-made or damaged document fails here, naming the missing or mistyped key."""
+    if not isinstance(obj, dict):
+        raise StepError(f"{where} is not an object")
+    for key, want in spec.items():
+        if key not in obj:
+            raise StepError(f"{where} has no {key!r} (was it written by `tipoff run --output`?)")
+        if isinstance(want, dict):
+            _check_section(obj[key], want, f"{where}.{key}")
+        elif not isinstance(obj[key], want):
+            raise StepError(f"{where}.{key} should be a {want.__name__}, not "
+                            f"{type(obj[key]).__name__}")
+    if spec is TABLE_KEYS and any(not isinstance(r, dict) for r in obj["records"]):
+        raise StepError(f"{where}.records must be a list of objects")
 
 
 def save_document(doc: dict, path: str | Path) -> Path:
@@ -280,6 +313,10 @@ def storage_step(doc: dict, root: Path, predictions_log: PredictionsLog,
 
 def _models_of(registry: ModelRegistry, versions: dict[str, str]) -> scoring.ProductionModels:
     """The model versions a prediction document names (for the summaries storage writes)."""
+    names = (scoring.WIN_FREE, scoring.WIN_MARKET, scoring.MINUTES)
+    missing = [n for n in names if not isinstance(versions.get(n), str)]
+    if missing:
+        raise StepError(f"prediction.model_versions has no version for {', '.join(missing)}")
     try:
         return scoring.ProductionModels(*(registry.load(name, versions[name]) for name in
                                           (scoring.WIN_FREE, scoring.WIN_MARKET, scoring.MINUTES)))

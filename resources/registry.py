@@ -23,6 +23,7 @@ Model names used by the pipeline: ``win_market_free``, ``win_with_market``, ``mi
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import json
 import math
@@ -43,6 +44,7 @@ from resources import storage
 
 MODEL_NAMES = ("win_market_free", "win_with_market", "minutes")
 STATES = ("candidate", "production", "archived")
+FALLBACK_KEY = "loaded_in_place_of"
 VERSION_FORMAT = "v%Y%m%d_%H%M%S"
 MODEL_FILE, FEATURES_FILE, METADATA_FILE, POINTER_FILE = ("model.pkl", "features.txt",
                                                            "metadata.json", "PRODUCTION")
@@ -86,11 +88,21 @@ class VersionNotFoundError(RegistryError, LookupError):
     pass
 
 
+class ModelIntegrityError(RegistryError):
+    """A stored model file does not match what the registry recorded (truncated, swapped...)."""
+
+
 class LoadedModel(NamedTuple):
     model: Any
     feature_cols: list[str]
     metadata: dict
     version: str
+
+    @property
+    def fallback_from(self) -> str | None:
+        """The production version that failed its integrity check when this one was loaded in
+        its place (see `ModelRegistry.load_production`)."""
+        return self.metadata.get(FALLBACK_KEY)
 
 
 @dataclass(frozen=True)
@@ -327,9 +339,24 @@ class ModelRegistry:
         self._event(con, name, version, event, reason, now)
         self._set_pointer(name, version)  # COMMIT follows; on failure _write re-syncs the pointer
 
-    def promote(self, name: str, version: str, reason: str = "") -> None:
-        """Make ``version`` production; the previous production version becomes ``archived``."""
+    def promote(self, name: str, version: str, reason: str = "", *, force: bool = False,
+                who: str = "") -> None:
+        """Make ``version`` production; the previous production version becomes ``archived``.
+
+        A candidate that failed the promotion gate is refused unless ``force``; a forced promotion
+        records who did it and why in the version's history (``events``)."""
         with self._write() as con:
+            failed = con.execute(
+                "SELECT reason FROM model_events WHERE name = ? AND version = ? AND "
+                "event = 'gate_failed' ORDER BY id DESC LIMIT 1", (name, version)).fetchone()
+            if failed is not None and not force:
+                raise RegistryError(
+                    f"{name} {version} failed the promotion gate ({failed['reason'][:300]}); "
+                    "promote it anyway with --force and a --reason")
+            if failed is not None:
+                who = who or getpass.getuser()
+                self._event(con, name, version, "forced_promotion",
+                            f"by {who}: {reason or 'no reason given'}")
             self._promote_locked(con, name, version, reason or "manual promotion")
 
     def rollback(self, name: str, reason: str = "") -> str:
@@ -454,30 +481,70 @@ class ModelRegistry:
         return self._read_pointer(name)
 
     def load(self, name: str, version: str) -> LoadedModel:
-        """(model, feature_cols, metadata, version) of one stored version."""
+        """(model, feature_cols, metadata, version) of one stored version, after checking the model
+        file against the sha256 recorded at registration."""
         folder = self.root / name / version
-        if not (folder / MODEL_FILE).is_file():
+        path = folder / MODEL_FILE
+        if not path.is_file():
             raise VersionNotFoundError(f"model {name!r} has no version {version!r} under {self.root / name}"
-                                       f" (see ModelRegistry({str(self.root)!r}).list_versions({name!r}))")
-        with open(folder / MODEL_FILE, "rb") as fh:
-            model = pickle.load(fh)
-        feature_cols = (folder / FEATURES_FILE).read_text().splitlines()
-        metadata = json.loads((folder / METADATA_FILE).read_text())
+                                       f" (see `tipoff models list {name}`)")
+        try:
+            metadata = json.loads((folder / METADATA_FILE).read_text())
+            feature_cols = (folder / FEATURES_FILE).read_text().splitlines()
+        except (OSError, ValueError) as exc:
+            raise ModelIntegrityError(f"model {name} {version}: cannot read {METADATA_FILE} / "
+                                      f"{FEATURES_FILE} in {folder}: {exc}") from None
+        payload = path.read_bytes()
+        want, got = metadata.get("model_sha256"), hashlib.sha256(payload).hexdigest()
+        if want and want != got:
+            raise ModelIntegrityError(f"model {name} {version}: {path} does not match its recorded "
+                                      f"sha256 (expected {want[:12]}..., file has {got[:12]}...; "
+                                      f"{len(payload)} bytes) -- truncated or replaced")
+        try:
+            model = pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure means a damaged file
+            raise ModelIntegrityError(f"model {name} {version}: {path} cannot be loaded "
+                                      f"({type(exc).__name__}: {exc})") from None
         return LoadedModel(model, feature_cols, metadata, version)
 
-    def load_production(self, name: str) -> LoadedModel:
-        """(model, feature_cols, metadata, version) of the production version of ``name``."""
+    def load_production(self, name: str, *, fall_back: bool = True) -> LoadedModel:
+        """The production version of ``name``.  When its files fail the integrity check and
+        ``fall_back`` is set, the newest earlier production version that loads is returned with
+        ``fallback_from`` naming the version that failed (the pointer is left as it is)."""
         version = self._read_pointer(name)
         if version is None:
             known = self.list_versions(name)
             hint = (f"{len(known)} candidate/archived version(s) exist -- promote one with "
-                    f"ModelRegistry({str(self.root)!r}).promote({name!r}, '<version>')"
+                    f"`tipoff models promote {name} <version>`"
                     if len(known) else
-                    "no version is registered yet -- train and register one first (materialize the "
-                    "training asset, or train_*_model(...) then ModelRegistry().register(...)); the "
-                    "promotion gate promotes the first version whose metrics pass the floors")
+                    "no version is registered yet -- train and register one first (materialize "
+                    "win_model / minutes_model); the promotion gate promotes the first version "
+                    "whose metrics pass the floors")
             raise NoProductionModelError(f"no production version of model {name!r} in {self.root}: {hint}")
-        return self.load(name, version)
+        try:
+            return self.load(name, version)
+        except ModelIntegrityError as exc:
+            if not fall_back:
+                raise
+            for earlier in self._former_production(name, version):
+                try:
+                    loaded = self.load(name, earlier)
+                    return loaded._replace(metadata={**loaded.metadata, FALLBACK_KEY: version})
+                except ModelIntegrityError:
+                    continue
+            raise ModelIntegrityError(f"{exc}; no earlier production version of {name} loads "
+                                      "either") from None
+
+    def _former_production(self, name: str, current: str) -> list[str]:
+        """Versions that were production before, most recently promoted first."""
+        con = self._connect()
+        try:
+            rows = con.execute("SELECT version FROM model_versions WHERE name = ? AND version != ? "
+                               "AND promoted_at IS NOT NULL ORDER BY promoted_at DESC",
+                               (name, current)).fetchall()
+        finally:
+            con.close()
+        return [r["version"] for r in rows]
 
     def verify(self) -> list[str]:
         """Inconsistencies between the table, the pointers and the folders (empty = consistent)."""

@@ -38,22 +38,53 @@ import pyarrow.parquet as pq
 
 from tipoff_core.catalog import TABLE_LIST, Table, check_partition, check_run_token
 from tipoff_core.schemas import arrow_schema, empty_frame, restore_dtypes
-from tipoff_core.timeutil import parse_ts_token, season_of
+from tipoff_core.timeutil import parse_ts_token, season_of, ts_token
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LATEST, PINNED = "LATEST", "PINNED"
 
 
+class LayoutError(ValueError):
+    """A table asked for in a way its storage kind does not support (e.g. runs of a label)."""
+
+
+DATA_FOLDER = REPO_ROOT / "data"
+
+
 def data_root() -> Path:
-    return Path(os.environ.get("TIPOFF_DATA_DIR") or REPO_ROOT / "data").resolve()
+    """`TIPOFF_DATA_DIR`, else one folder per source under `<repo>/data` (`data/simulated`,
+    `data/archive`, `data/live`), so one source's runs can never overwrite another's."""
+    explicit = os.environ.get("TIPOFF_DATA_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    return (DATA_FOLDER / (os.environ.get("TIPOFF_SOURCE") or "simulated")).resolve()
+
+
+def inside_root(path: Path, root: Path) -> Path:
+    """`path` if it resolves inside `root` (no argument can make a read or write escape it)."""
+    resolved = path.resolve()
+    if resolved != root.resolve() and root.resolve() not in resolved.parents:
+        raise LayoutError(f"{path} is outside the data root {root}")
+    return path
 
 
 # ---------------------------------------------------------------- atomic primitives
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Files get the permissions the umask gives a new file (mkstemp alone would make them 0600).
+FILE_MODE = 0o666 & ~_umask()
+
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
         os.replace(tmp, path)
@@ -92,7 +123,10 @@ def parquet_bytes(df: pd.DataFrame, schema: pa.Schema | None = None) -> bytes:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+    """One parquet file, read through a single open handle: a writer replacing the file
+    meanwhile (os.replace) cannot mix two versions into a torn read."""
+    with open(path, "rb") as fh:
+        return pq.read_table(fh).to_pandas()
 
 
 def read_many(files: list[Path], kind: str) -> pd.DataFrame:
@@ -231,21 +265,20 @@ def pin_run(base: Path, run: str | None) -> None:
 
 # ---------------------------------------------------------------- layout (from the catalog)
 
-class LayoutError(ValueError):
-    """A table asked for in a way its storage kind does not support (e.g. runs of a label)."""
-
 
 def partition_dir(table: Table, day: str, root: Path | None = None) -> Path:
     """Folder of one date of a `run` or `date` table (the base of its run folders)."""
     if table.storage == "season":
         raise LayoutError(f"{table.asset} is stored by season, not per date")
-    return (root or data_root()) / table.folder / day
+    root = root or data_root()
+    return inside_root(root / table.folder / day, root)
 
 
 def season_path(table: Table, season: str, root: Path | None = None) -> Path:
     if table.storage != "season":
         raise LayoutError(f"{table.asset} is not stored by season")
-    return (root or data_root()) / table.folder / f"season={season}.parquet"
+    root = root or data_root()
+    return inside_root(root / table.folder / f"season={season}.parquet", root)
 
 
 def table_folder(table: Table, root: Path | None = None) -> Path:
@@ -253,18 +286,82 @@ def table_folder(table: Table, root: Path | None = None) -> Path:
 
 
 # ---------------------------------------------------------------- labels
+# Finals are append-only.  `table.parquet` is the current view (one row per key); every version
+# ever stored is kept in `versions.parquet` with the as-of of the run that stored it, and each
+# run's raw payload under `raw/<token>.json`.  A run that sees a stored final again keeps the
+# stored row (its first as-of is when it became knowable); a changed value is a correction, kept
+# as a new version; a run that sees fewer finals than are stored is refused unless forced.
 
-def write_label_table(table: Table, day: str, rows: pd.DataFrame, raw: bytes,
-                      root: Path | None = None) -> tuple[Path, bool]:
-    """Per-date label table; returns (path, changed)."""
+VERSION_AS_OF = "stored_as_of"
+
+
+class LabelShrinkError(RuntimeError):
+    """A label run saw fewer finals than are stored (earlier as-of, failed fetch, other source)."""
+
+
+@dataclass(frozen=True)
+class LabelWrite:
+    path: Path
+    added: int
+    corrected: int
+    removed: int
+    changed: bool
+
+
+def _value_columns(table: Table, frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in table.keys and c != "snapshot_ts"]
+
+
+def write_label_table(table: Table, day: str, rows: pd.DataFrame, raw: bytes, as_of: pd.Timestamp,
+                      root: Path | None = None, *, force: bool = False) -> LabelWrite:
+    """Merge one run's finals of a date into the stored labels (see the section comment)."""
     folder = partition_dir(table, day, root)
-    payload = parquet_bytes(rows, arrow_schema(table.kind))
     target = folder / table.file
-    changed = not (target.exists() and target.read_bytes() == payload)
-    if changed:
-        atomic_write_bytes(folder / "raw.json", raw)
-        atomic_write_bytes(target, payload)
-    return target, changed
+    keys = list(table.keys)
+    with locked(target):
+        stored = read_many([target], table.kind) if target.exists() else empty_frame(table.kind)
+        rows = restore_dtypes(rows.reset_index(drop=True), table.kind)
+        both = stored.merge(rows, on=keys, how="outer", suffixes=("", "__new"), indicator=True)
+        gone = both["_merge"] == "left_only"
+        if gone.any() and not force:
+            example = both.loc[gone, keys].iloc[0].to_dict()
+            raise LabelShrinkError(
+                f"{table.asset} {day}: this run (as of {as_of.isoformat()}) has {int(gone.sum())} "
+                f"fewer final(s) than are stored (e.g. {example}); stored labels are never dropped "
+                "silently -- re-run with a later as-of, or force the shrink (label config "
+                "force_shrink=true) if the stored rows are wrong")
+        value_cols = _value_columns(table, stored)
+        common = both["_merge"] == "both"
+        differs = pd.Series(False, index=both.index)
+        for c in value_cols:
+            a, b = both[c], both[f"{c}__new"]
+            differs |= common & ~((a == b).fillna(False) | (a.isna() & b.isna()))
+        new_keys = both.loc[both["_merge"] == "right_only", keys]
+        fixed_keys = both.loc[differs, keys]
+        kept = stored.merge(pd.concat([fixed_keys, both.loc[gone, keys]]), on=keys, how="left",
+                            indicator=True)
+        kept = stored[(kept["_merge"] == "left_only").to_numpy()]
+        fresh = rows.merge(pd.concat([new_keys, fixed_keys]), on=keys, how="inner")
+        current = pd.concat([kept, fresh], ignore_index=True) if len(fresh) else kept
+        current = current.sort_values(keys, kind="mergesort", ignore_index=True)
+        payload = parquet_bytes(current, arrow_schema(table.kind))
+        changed = not (target.exists() and target.read_bytes() == payload)
+        if changed:
+            token = ts_token(as_of)
+            atomic_write_bytes(folder / "raw" / f"{token}-{uuid.uuid4().hex[:8]}.json", raw)
+            history = folder / "versions.parquet"
+            added = fresh.assign(**{VERSION_AS_OF: as_of.isoformat()})
+            if history.exists():
+                old = read_parquet(history)
+            elif len(stored):  # labels stored before versions were kept
+                old = stored.assign(**{VERSION_AS_OF: "unversioned"})
+            else:
+                old = None
+            versions = added if old is None else pd.concat([old, added], ignore_index=True)
+            atomic_write_bytes(history, parquet_bytes(versions))
+            atomic_write_bytes(target, payload)
+    return LabelWrite(target, len(new_keys), len(fixed_keys), int(gone.sum()) if force else 0,
+                      changed)
 
 
 def read_label_range(table: Table, dates: list[str] | None = None,

@@ -114,8 +114,12 @@ def test_gate_failure_leaves_production_and_rollback_restores(pipeline, monkeypa
     assert reg.production_version("win_market_free") == before
     refused = reg.list_versions("win_market_free").iloc[-1]
     assert refused["state"] == "candidate" and "gate failed" in refused["reason"]
-    # Promote the refused candidate by hand, then roll back in one command.
-    assert cli.main(["models", "promote", "win_market_free", refused["version"]]) == 0
+    # Promoting the refused candidate by hand needs --force and a reason; then roll back in one
+    # command.
+    assert cli.main(["models", "promote", "win_market_free", refused["version"]]) == 2
+    assert "failed the promotion gate" in capsys.readouterr().err
+    assert cli.main(["models", "promote", "win_market_free", refused["version"], "--force",
+                     "--reason", "test: promote by hand"]) == 0
     assert reg.production_version("win_market_free") == refused["version"]
     assert cli.main(["models", "rollback", "win_market_free"]) == 0
     assert reg.production_version("win_market_free") == before

@@ -167,7 +167,7 @@ def test_load_production_error_explains_what_to_do(reg):
     with pytest.raises(NoProductionModelError, match="train and register"):
         reg.load_production("win_market_free")
     reg.register("win_market_free", model(1), FEATS, meta(1))
-    with pytest.raises(NoProductionModelError, match=r"promote\('win_market_free'"):
+    with pytest.raises(NoProductionModelError, match=r"tipoff models promote win_market_free"):
         reg.load_production("win_market_free")
     with pytest.raises(LookupError):  # NoProductionModelError is a LookupError
         reg.load_production("win_market_free")
@@ -273,3 +273,65 @@ def test_registry_is_usable_from_another_process(reg, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(__file__)), check=True)
     assert out.stdout.strip() == v
+
+
+# ----------------------------------------------------------------------------- integrity
+
+def _two_productions(reg):
+    v1 = reg.register("minutes", model(1), FEATS, meta(1))
+    reg.promote("minutes", v1)
+    v2 = reg.register("minutes", model(2), FEATS, meta(2))
+    reg.promote("minutes", v2)
+    return v1, v2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "swap"])
+def test_a_damaged_model_file_is_named_and_the_last_good_production_scores(reg, damage):
+    from resources.registry import ModelIntegrityError
+    v1, v2 = _two_productions(reg)
+    path = reg.root / "minutes" / v2 / "model.pkl"
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:100])
+    else:  # another version's (valid) pickle put in its place
+        path.write_bytes((reg.root / "minutes" / v1 / "model.pkl").read_bytes())
+    with pytest.raises(ModelIntegrityError, match=rf"minutes {v2}: .*model\.pkl"):
+        reg.load("minutes", v2)
+    with pytest.raises(ModelIntegrityError):
+        reg.load_production("minutes", fall_back=False)
+    got = reg.load_production("minutes")
+    assert got.version == v1 and got.fallback_from == v2 and got.model["tag"] == 1
+    assert reg.production_version("minutes") == v2   # the pointer is not moved behind anyone's back
+
+
+def test_promoting_a_candidate_that_failed_the_gate_needs_force_and_is_recorded(reg):
+    v1 = reg.register("minutes", model(1), FEATS, meta(1))
+    reg.promote("minutes", v1)
+    v2 = reg.register("minutes", model(2), FEATS, meta(2, log_loss=0.69))
+    d = reg.promote_if_passes("minutes", v2, {"log_loss": 0.69, "accuracy": 0.6},
+                              {"log_loss": 0.60, "accuracy": 0.6}, FLOORS)
+    assert not d.promote
+    with pytest.raises(RegistryError, match="failed the promotion gate.*--force"):
+        reg.promote("minutes", v2, "looks fine to me")
+    assert reg.production_version("minutes") == v1
+    reg.promote("minutes", v2, "gate window was a holiday week", force=True, who="alice")
+    assert reg.production_version("minutes") == v2
+    ev = reg.events("minutes")
+    forced = ev[ev["event"] == "forced_promotion"]
+    assert len(forced) == 1 and "alice" in forced.iloc[0]["reason"] \
+        and "holiday" in forced.iloc[0]["reason"]
+
+
+def test_cli_promote_of_a_failed_candidate_exits_2_and_force_needs_a_reason(tmp_path, monkeypatch, capsys):
+    from pipeline_assets.cli import main
+    monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path))
+    r = ModelRegistry()
+    v1 = r.register("minutes", model(1), FEATS, meta(1))
+    r.promote("minutes", v1)
+    v2 = r.register("minutes", model(2), FEATS, meta(2))
+    r.promote_if_passes("minutes", v2, {"log_loss": 0.69}, {"log_loss": 0.6}, FLOORS)
+    assert main(["models", "promote", "minutes", v2]) == 2
+    assert "failed the promotion gate" in capsys.readouterr().err
+    assert main(["models", "promote", "minutes", v2, "--force"]) == 2
+    assert "--force needs a --reason" in capsys.readouterr().err
+    assert main(["models", "promote", "minutes", v2, "--force", "--reason", "checked by hand"]) == 0
+    assert r.production_version("minutes") == v2

@@ -121,6 +121,42 @@ def test_cli_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch):
         assert msg in err, (argv, err)
 
 
+@pytest.mark.parametrize("doc, msg", [
+    ({"metadata": {"step": "collection"}, "collection": {}}, "has no 'target_date'"),
+    ({"metadata": {"step": "collection"}, "collection": {
+        "target_date": "2025-12-11", "run_as_of_ts": "x", "source": "simulated",
+        "snapshots": {"schedule": {}}}}, "snapshots.schedule has no 'table'"),
+    ({"metadata": {"step": "collection"}, "collection": {
+        "target_date": "2025-12-11", "run_as_of_ts": "x", "source": "simulated",
+        "snapshots": {k: {"table": {"columns": [], "records": 3}, "raw": {}, "endpoint": "",
+                          "source": ""} for k in ("schedule", "injuries", "odds", "rosters")}}},
+     "records should be a list"),
+])
+def test_a_hand_made_document_is_refused_with_the_key_it_lacks(tmp_path, capsys, monkeypatch,
+                                                                doc, msg):
+    monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path))
+    f = tmp_path / "hand.json"
+    f.write_text(json.dumps(doc))
+    assert main(["run", "--from-step", "features", "--input", str(f), "--output",
+                 str(tmp_path / "o.json")]) == 2
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_refuses_paths_outside_the_data_root(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path / "data"))
+    outside = tmp_path / "x" / "table.parquet"
+    outside.parent.mkdir(parents=True)
+    outside.write_bytes(b"PAR1")
+    for argv in (["show", "game_results", "--partition", "../../../x"],
+                 ["show", "odds_snapshot", "--partition", "2026-01-01", "--run", "x/../../.."],
+                 ["show", "game_results", "--partition", "2026-01-01", "--run", "x/../../.."],
+                 ["pin", "odds_snapshot", "--partition", "../x", "--run", "20260101T000000Z"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("tipoff ") and len(err.strip().splitlines()) == 1, err
+
+
 # ----------------------------------------------------------------------------- the real thing
 
 def test_steps_chain_with_hand_offs_and_match_live_job(root, base, tmp_path, capsys):

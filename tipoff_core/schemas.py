@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 SCHEDULE = {
     "game_id": "str", "season": "str", "game_date": "date", "tip_ts": "ts",
     "home_team_id": "int", "away_team_id": "int", "home_team": "str", "away_team": "str",
-    "game_type": "str",  # regular | playoff
+    "game_type": "str",  # one of GAME_TYPES (archive and simulated: regular | playoff)
     "snapshot_ts": "ts",
 }
 INJURIES = {
@@ -176,3 +176,106 @@ def restore_dtypes(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     """Canonical pandas dtypes after a parquet round trip (nullable ints and booleans)."""
     schema, _ = TABLES[kind]
     return pd.DataFrame({c: _cast(df[c], t) for c, t in schema.items()}, index=df.index)
+
+
+# ----------------------------------------------------------------------------- value rules
+# What a value of each kind may be, checked at the edge (every source, before anything is
+# stored).  Ranges are inclusive and apply to non-null values; `RULES` are checks across fields.
+# A violation is a RuleViolation naming the rule, the field and the first offending rows.
+
+GAME_TYPES = ("preseason", "regular", "allstar", "playoff", "playin", "cup_final", "other")
+AMERICAN_MIN, AMERICAN_MAX = 100.0, 100_000.0   # |American price|; -100 < x < 100 is not a price
+STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available")
+
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "box_scores": {"minutes": (0, 70), "pts": (0, 100), "fga": (0, 60), "fta": (0, 40),
+                   "oreb": (0, 30), "tov": (0, 20)},
+    "results": {"home_pts": (0, 200), "away_pts": (0, 200), "overtime_periods": (0, 10),
+                **{f"{s}_{q}": (0, 90) for s in ("home", "away") for q in ("q1", "q2", "q3", "q4")},
+                "home_ot": (0, 120), "away_ot": (0, 120)},
+    "odds": {"home_spread": (-40, 40), "total": (150, 300)},
+}
+
+
+def _quarter_sum_mismatch(df: pd.DataFrame) -> pd.Series:
+    bad = pd.Series(False, index=df.index)
+    for side in ("home", "away"):
+        parts = df[[f"{side}_{q}" for q in ("q1", "q2", "q3", "q4", "ot")]]
+        known = parts[[f"{side}_{q}" for q in ("q1", "q2", "q3", "q4")]].notna().all(axis=1)
+        total = parts.fillna(0).sum(axis=1)
+        bad |= known & (total != df[f"{side}_pts"])
+    return bad
+
+
+def _not_american(s: pd.Series) -> pd.Series:
+    v = s.astype("float64")
+    return v.notna() & ~((v.abs() >= AMERICAN_MIN) & (v.abs() <= AMERICAN_MAX))
+
+
+def _impossible_book(df: pd.DataFrame) -> pd.Series:
+    """Both sides' implied probabilities must add to a bookmaker's overround (0.95 .. 1.30)."""
+    def implied(s):
+        v = s.astype("float64")
+        return pd.Series(pd.NA, index=s.index, dtype="Float64").where(
+            v.isna(), (100 / (v + 100)).where(v > 0, -v / (-v + 100)))
+    both = implied(df["home_ml"]) + implied(df["away_ml"])
+    return (both.notna() & ((both < 0.95) | (both > 1.30))).fillna(False).astype(bool)
+
+
+def _same_teams(df: pd.DataFrame) -> pd.Series:
+    return df["home_team_id"] == df["away_team_id"]
+
+
+# kind -> [(rule name, field it is reported on, function frame -> bad-row mask)]
+RULES: dict[str, list[tuple[str, str, object]]] = {
+    "results": [("quarters sum to the final score", "home_pts", _quarter_sum_mismatch),
+                ("home and away are different teams", "home_team_id", _same_teams)],
+    "schedule": [("home and away are different teams", "home_team_id", _same_teams),
+                 ("game_type is one of " + "/".join(GAME_TYPES), "game_type",
+                  lambda df: ~df["game_type"].isin(GAME_TYPES))],
+    "odds": [("home_ml is an American price", "home_ml", lambda df: _not_american(df["home_ml"])),
+             ("away_ml is an American price", "away_ml", lambda df: _not_american(df["away_ml"])),
+             ("the two moneylines form a real book (implied sum 0.95-1.30)", "home_ml",
+              _impossible_book)],
+    "injuries": [("status is one of " + "/".join(STATUSES), "status",
+                  lambda df: ~df["status"].isin(STATUSES))],
+}
+
+
+def _plain(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+class RuleViolation(ValueError):
+    """Values that break a declared rule; `rows` are the offending positions of the table."""
+
+    def __init__(self, kind: str, field: str, rule: str, rows: list[int], examples: list[str]):
+        self.kind, self.field, self.rule, self.rows = kind, field, rule, rows
+        shown = "; ".join(examples[:3])
+        super().__init__(f"'{rule}' broken in {len(rows)} row(s): {shown}")
+
+
+def violations(df: pd.DataFrame, kind: str) -> list[RuleViolation]:
+    """Every declared rule of `kind` that `df` (conformed) breaks, in declaration order."""
+    out = []
+    keys = TABLES[kind][1]
+    def examples(mask, field):
+        sub = df.loc[mask]
+        return [f"row {i} ({', '.join(f'{k}={_plain(sub.at[i, k])}' for k in keys if k != 'snapshot_ts')}) "
+                f"{field}={_plain(sub.at[i, field])}" for i in sub.index[:3]]
+    for field, (lo, hi) in RANGES.get(kind, {}).items():
+        v = pd.to_numeric(df[field], errors="coerce").astype("float64")
+        mask = (v.notna() & ((v < lo) | (v > hi))).to_numpy()
+        if mask.any():
+            out.append(RuleViolation(kind, field, f"{field} in [{lo:g}, {hi:g}]",
+                                     list(map(int, df.index[mask])), examples(mask, field)))
+    for rule, field, check in RULES.get(kind, []):
+        mask = (len(df) and check(df).fillna(False).to_numpy(bool)) if len(df) else None
+        if mask is not None and mask.any():
+            out.append(RuleViolation(kind, field, rule, list(map(int, df.index[mask])),
+                                     examples(mask, field)))
+    dup = df.duplicated(keys, keep=False).to_numpy()
+    if dup.any():
+        out.append(RuleViolation(kind, keys[0], f"one row per key ({', '.join(keys)})",
+                                 list(map(int, df.index[dup])), examples(dup, keys[0])))
+    return out

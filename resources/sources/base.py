@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from tipoff_core.schemas import LABEL_KINDS, SNAPSHOT_KINDS, SchemaError, conform
+from tipoff_core.schemas import LABEL_KINDS, SNAPSHOT_KINDS, SchemaError, conform, violations
 
 KINDS = SNAPSHOT_KINDS + LABEL_KINDS
 
@@ -59,15 +59,22 @@ class Source(Protocol):
 
 def finish(kind: str, df: pd.DataFrame, as_of: pd.Timestamp, *, source: str, endpoint: str,
            raw: bytes, notes: dict | None = None) -> Extract:
-    """Conform `df` to the kind's schema, drop anything stamped after `as_of`, wrap as Extract.
+    """Conform `df` to the kind's schema, check the kind's value rules, drop anything stamped
+    after `as_of`, wrap as Extract.
 
-    Schema problems are re-raised as SourceError carrying the raw payload.
+    Schema problems and rule violations (out-of-range values, quarters that do not add up,
+    conflicting rows for one key...) are raised as SourceError carrying the raw payload.  Exact
+    duplicate rows are dropped first: only conflicting ones are an error.
     """
     try:
-        table = conform(df, kind, source, endpoint)
+        table = conform(df, kind, source, endpoint).drop_duplicates(ignore_index=True)
     except SchemaError as exc:
         raise SourceError(source, endpoint, str(exc).split(": ", 1)[-1], field=exc.field,
                           raw=raw) from None
+    broken = violations(table, kind)
+    if broken:
+        raise SourceError(source, endpoint, "; ".join(str(v) for v in broken)[:2000],
+                          field=broken[0].field, raw=raw)
     table = table[table["snapshot_ts"] <= as_of].reset_index(drop=True)
     return Extract(kind, table, raw, endpoint, source, notes or {})
 

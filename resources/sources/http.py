@@ -110,6 +110,34 @@ def scrub_bytes(body: bytes | None, secrets: set[str] | frozenset[str]) -> bytes
     return body
 
 
+class RedactingFilter(logging.Filter):
+    """Scrubs secret-like `name=value` pairs (and known secret values) from log records of the
+    HTTP libraries: urllib3 logs every request line, query string and all, at DEBUG."""
+
+    def __init__(self, secrets: Callable[[], frozenset[str]] = frozenset):
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact_text(message, self._secrets())
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+# Loggers of the libraries requests drives; a filter on a logger applies to its own records.
+HTTP_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry",
+                "urllib3.response", "requests", __name__)
+
+
+def install_log_redaction(secrets: Callable[[], frozenset[str]] = frozenset) -> None:
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.filters = [f for f in logger.filters if not isinstance(f, RedactingFilter)]
+        logger.addFilter(RedactingFilter(secrets))
+
+
 class HttpClient:
     """requests.Session wrapper with timeout, retries, per-host rate limit and redaction."""
 
@@ -133,6 +161,7 @@ class HttpClient:
         self._last_call: dict[str, float] = {}
         self._secrets: set[str] = set()
         self._lock = threading.Lock()
+        install_log_redaction(lambda: self.secrets)
 
     def __repr__(self) -> str:
         return (f"HttpClient(timeout={self.timeout}, max_attempts={self.max_attempts}, "
@@ -185,7 +214,7 @@ class HttpClient:
                                   f"({safe_url})") from None
             else:
                 if 200 <= status < 300:
-                    return body
+                    return scrub_bytes(body, self._secrets)  # raw payloads are stored
                 raw = scrub_bytes(body, self._secrets)
                 if status != 429 and status < 500:
                     raise SourceError(self.source, name, f"HTTP {status} from {safe_url}", raw=raw)

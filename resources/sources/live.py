@@ -57,7 +57,7 @@ from typing import Any
 
 import pandas as pd
 
-from tipoff_core.schemas import empty_frame
+from tipoff_core.schemas import GAME_TYPES, STATUSES, empty_frame
 from tipoff_core.timeutil import (
     GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
 )
@@ -86,9 +86,8 @@ OT_DURATION = pd.Timedelta(minutes=15)
 # Every NBA game of a league date is over by this New York time on the next day.
 GAMELOG_FINAL_BY = dt.time(3, 0)
 
-GAME_TYPES = {"001": "preseason", "002": "regular", "003": "allstar", "004": "playoff",
-              "005": "playin", "006": "cup_final"}
-INJURY_STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available")
+# NBA game id prefix -> game type (the values are schemas.GAME_TYPES)
+GAME_TYPE_OF_PREFIX = dict(zip(("001", "002", "003", "004", "005", "006"), GAME_TYPES[:6]))
 _NAME_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 
 InjuryRowsProvider = Callable[[dt.date, pd.Timestamp], tuple[list[dict], pd.Timestamp]]
@@ -150,7 +149,7 @@ def season_from_game_id(game_id: str) -> str:
 
 
 def game_type_from_id(game_id: str) -> str:
-    return GAME_TYPES.get(game_id[:3], "other")
+    return GAME_TYPE_OF_PREFIX.get(game_id[:3], "other")
 
 
 def parse_minutes(value: str) -> float:
@@ -324,9 +323,9 @@ def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
         if team_id is None:
             raise doc.error(f"{path}.Team", f"is not an NBA team name: {_short(vals['Team'])}")
         status = vals["Current Status"].title()
-        if status not in INJURY_STATUSES:
+        if status not in STATUSES:
             raise doc.error(f"{path}.Current Status",
-                            f"is not one of {', '.join(INJURY_STATUSES)}: "
+                            f"is not one of {', '.join(STATUSES)}: "
                             f"{_short(vals['Current Status'])}")
         name = report_name_to_first_last(vals["Player Name"])
         key = normalize_name(name)
