@@ -30,15 +30,23 @@ class CollectError(RuntimeError):
 
 def quarantine(error: SourceError, kind: str, day: str, as_of: pd.Timestamp,
                root: Path) -> Path | None:
-    """Keep the offending raw payload for audit under a name unique to this attempt."""
+    """Keep the complete offending payload for audit: one record per attempt,
+    `quarantine/<kind>/<date>/<as-of>-<source>-<unique>.json` (error, endpoint, field), pointing
+    at the payload stored once by content, `quarantine/payloads/<sha256>.raw`.  Returns the
+    record's path."""
     if not error.raw:
         return None
-    name = f"{ts_token(as_of)}-{error.source}-{uuid.uuid4().hex[:8]}"
-    path = root / "quarantine" / kind / day / f"{name}.raw"
-    storage.atomic_write_bytes(path, error.raw)
-    storage.write_json(path.with_suffix(".json"), {"error": str(error), "endpoint": error.endpoint,
-                                                   "field": error.field, "source": error.source})
-    return path
+    digest = storage.sha256(error.raw)
+    payload = root / "quarantine" / "payloads" / f"{digest}.raw"
+    if not payload.exists():
+        storage.atomic_write_bytes(payload, error.raw)
+    record = root / "quarantine" / kind / day / \
+        f"{ts_token(as_of)}-{error.source}-{uuid.uuid4().hex[:12]}.json"
+    storage.write_json(record, {"error": str(error), "endpoint": error.endpoint,
+                                "field": error.field, "source": error.source, "date": day,
+                                "run_as_of_ts": as_of.isoformat(), "payload": str(payload),
+                                "payload_sha256": digest, "payload_bytes": len(error.raw)})
+    return record
 
 
 def fetch(source, kind: str, day: str, as_of: pd.Timestamp, root: Path) -> Extract:

@@ -2,8 +2,9 @@
 
 Snapshots (schedule, injuries, odds, rosters) are taken "as of" a run timestamp and written per
 run under `live/snapshots/<kind>/<date>/run=<ts>/`; labels (results, box scores) are written per
-date.  A multi-date run (single-run backfill) fetches every date first and writes only when all
-succeeded, so a failure leaves nothing behind.
+date.  A multi-date run (single-run backfill) fetches every date first.  A date the source
+refuses (bad payload: quarantined, named by source, endpoint and field) writes nothing; the other
+dates are written and reported as materialized, and the step then fails naming the refused dates.
 """
 
 import functools
@@ -37,24 +38,48 @@ class LabelConfig(AsOfConfig):
     force_shrink: bool = False
 
 
-def fetch_or_fail(src, kind: str, day: str, as_of: pd.Timestamp, root) -> Extract:
-    try:
-        return collect.fetch(src, kind, day, as_of, root)
-    except collect.CollectError as exc:
-        err = exc.error
-        raise dg.Failure(description=str(exc),
-                         metadata={"source": err.source, "endpoint": err.endpoint,
-                                   "field": err.field or "", "raw_payload": str(exc.kept or "")}
-                         ) from exc
+def fetch_dates(src, kind: str, as_ofs: dict[str, pd.Timestamp], root
+                ) -> tuple[dict[str, Extract], dict[str, collect.CollectError]]:
+    """Every date's answer, and the dates the source refused (each quarantined)."""
+    extracts, refused = {}, {}
+    for day, as_of in as_ofs.items():
+        try:
+            extracts[day] = collect.fetch(src, kind, day, as_of, root)
+        except collect.CollectError as exc:
+            refused[day] = exc
+    return extracts, refused
+
+
+def fail_refused(context: dg.AssetExecutionContext, asset: str, refused: dict[str, str],
+                 written: list[str], errors: dict[str, collect.CollectError] | None = None) -> None:
+    """The written dates are materialized; the refused ones (date -> why) fail the step."""
+    if not refused:
+        return
+    for day in written:
+        context.log_event(dg.AssetMaterialization(asset_key=asset, partition=day,
+                                                  metadata={"refused_in_same_run": len(refused)}))
+    shown = "; ".join(f"{d}: {why}" for d, why in list(refused.items())[:5])
+    more = f" (+{len(refused) - 5} more)" if len(refused) > 5 else ""
+    md = {"refused_dates": ", ".join(refused)[:2000]}
+    first = next(iter((errors or {}).values()), None)
+    if first is not None:
+        md.update({"source": first.error.source, "endpoint": first.error.endpoint,
+                   "field": first.error.field or "", "quarantined": str(first.kept or "")})
+    raise dg.Failure(
+        description=f"{asset}: {len(refused)} of {len(refused) + len(written)} date(s) refused, "
+                    f"nothing written for them ({len(written)} other date(s) written): "
+                    f"{shown}{more}", metadata=md)
 
 
 @functools.lru_cache(maxsize=4096)
 def _tips(src, day: str, now: pd.Timestamp, root) -> pd.Series:
-    """Shared by the four snapshot assets of a run (one schedule look-up per date, not four)."""
+    """Shared by the four snapshot assets of a run (one schedule look-up per date, not four).
+    A date whose schedule the source refuses gets the no-games default (its own fetch then
+    fails and names the problem)."""
     try:
         return collect.schedule_tips(src, day, now, root)
-    except collect.CollectError as exc:
-        raise dg.Failure(description=str(exc)) from exc
+    except collect.CollectError:
+        return pd.Series([], dtype="datetime64[us, UTC]")
 
 
 def table_checks(kind: str, frames: dict[str, pd.DataFrame], as_ofs: dict[str, pd.Timestamp]
@@ -107,16 +132,16 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
                   store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
         now, explicit = run_created_ts(context), explicit_as_of(context, config)
-        extracts: dict[str, Extract] = {}
-        as_ofs: dict[str, pd.Timestamp] = {}
-        for day in context.partition_keys:
-            as_ofs[day] = resolve_as_of(day, explicit, now, lambda d=day: _tips(src, d, now, root))
-            extracts[day] = fetch_or_fail(src, kind, day, as_ofs[day], root)
+        as_ofs = {day: resolve_as_of(day, explicit, now, lambda d=day: _tips(src, d, now, root))
+                  for day in context.partition_keys}
+        extracts, refused = fetch_dates(src, kind, as_ofs, root)
         created, folders = 0, []
         for day, ex in extracts.items():
             folder = collect.write_snapshot(ex, day, as_ofs[day], root)
             created += folder.created
             folders.append(folder.path)
+        fail_refused(context, table.asset, {d: str(e) for d, e in refused.items()},
+                     list(extracts), refused)
         frames = {d: ex.table for d, ex in extracts.items()}
         context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
                          f"{len(frames)} date(s); {created} new run folder(s)")
@@ -141,12 +166,16 @@ def build_label_asset(table: catalog.Table) -> dg.AssetsDefinition:
                store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
         as_of = explicit_as_of(context, config) or run_created_ts(context)
-        extracts = {day: fetch_or_fail(src, kind, day, as_of, root) for day in context.partition_keys}
-        try:
-            writes = [collect.write_labels(ex, day, as_of, root, force=config.force_shrink)
-                      for day, ex in extracts.items()]
-        except storage.LabelShrinkError as exc:
-            raise dg.Failure(description=str(exc)) from None
+        extracts, refused = fetch_dates(src, kind, {d: as_of for d in context.partition_keys}, root)
+        reasons = {d: str(e) for d, e in refused.items()}
+        writes = []
+        for day, ex in list(extracts.items()):
+            try:
+                writes.append(collect.write_labels(ex, day, as_of, root, force=config.force_shrink))
+            except storage.LabelShrinkError as exc:  # the stored labels stay as they are
+                reasons[day] = str(exc)
+                del extracts[day]
+        fail_refused(context, table.asset, reasons, list(extracts), refused)
         frames = {d: ex.table for d, ex in extracts.items()}
         changed = sum(w.changed for w in writes)
         corrected = sum(w.corrected for w in writes)

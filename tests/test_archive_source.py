@@ -68,7 +68,8 @@ LOGS_2021 = LOGS_HEADER + _log_rows(
      (3, "LaMelo Ball", "CHA", 35, 60), (4, "Jeff Taylor", "CHA", 20, 50),
      (5, "Kelly Oubre Jr.", "CHA", 30, 0)]) + _log_rows(
     "0022100520", "2022-01-02", "IND", "LAC",
-    [(6, "Domantas Sabonis", "IND", 35, 103), (7, "Paul George", "LAC", 35, 107)])
+    [(6, "Domantas Sabonis", "IND", 35, 53), (8, "Myles Turner", "IND", 33, 50),
+     (7, "Paul George", "LAC", 35, 57), (9, "Ivica Zubac", "LAC", 30, 50)])
 
 INJ_HEADER = "ID,Date,Team,Acquired,Relinquished,Notes\n"
 INJURIES = INJ_HEADER + (
@@ -251,7 +252,8 @@ def test_malformed_column_names_file_and_field(tmp_path):
     err = exc.value
     assert err.source == "archive" and err.field == "ML_Home"
     assert err.endpoint == "historical_lines/nba_lines_2021-22.csv"
-    assert err.raw.startswith(b"Date,Home,Away") and len(err.raw) <= 1024
+    # the complete file is kept for quarantine, not just its head
+    assert err.raw == (tmp_path / "a" / "historical_lines" / "nba_lines_2021-22.csv").read_bytes()
     assert "historical_lines/nba_lines_2021-22.csv" in str(err) and "ML_Home" in str(err)
 
     garbage = LINES_2021.replace("+130", "abc")
@@ -269,7 +271,8 @@ def test_malformed_column_names_file_and_field(tmp_path):
         ArchiveSource(write_archive(tmp_path / "d", logs=bad_matchup)).table("box_scores")
     assert exc.value.field == "MATCHUP"
     assert exc.value.endpoint == "player_logs/player_logs_2021-22.csv.gz"
-    assert exc.value.raw.startswith(b"SEASON_ID")  # decompressed head of the .gz
+    import gzip
+    assert gzip.decompress(exc.value.raw).startswith(b"SEASON_ID")  # the whole .gz, as stored
 
 
 def test_extra_file_in_folder_is_read(tmp_path):
@@ -277,7 +280,7 @@ def test_extra_file_in_folder_is_read(tmp_path):
     (root / "historical_lines" / "nba_lines_2022-23.csv").write_text(
         LINES_HEADER + "2022-23-1019,Boston Celtics,Charlotte Bobcats,220,7,-300,250,230,10,1,1\n")
     rows = _log_rows("0022200001", "2022-10-19", "BOS", "CHA",
-                     [(9, "Jayson Tatum", "BOS", 38, 120)])
+                     [(9, "Jayson Tatum", "BOS", 38, 60), (10, "Jaylen Brown", "BOS", 36, 60)])
     (root / "player_logs" / "extra_2022-23.csv").write_text(
         LOGS_HEADER + rows.replace("2021-22", "2022-23"))
     src = ArchiveSource(root)
@@ -414,7 +417,7 @@ def test_off_by_one_line_dates_reconciled_to_betting_date(tmp_path):
 
 
 def test_season_filtered_tables(synth, tmp_path):
-    assert len(synth.table("box_scores", "2021-22")) == 7
+    assert len(synth.table("box_scores", "2021-22")) == 9
     assert synth.table("box_scores", "2020-21").empty
     assert synth.season_games("2021-22")["game_id"].is_unique
     assert synth.seasons_for("2021-12-01", "2022-02-01") == ["2021-22"]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -89,7 +91,8 @@ class _BrokenResource(SourceResource):
 
 def test_bad_payload_fails_loudly_keeps_raw_and_writes_nothing(tmp_path):
     odds = [a for a in snapshot_assets if a.key.path[-1] == "odds_snapshot"]
-    result = dg.materialize(odds, instance=dg.DagsterInstance.ephemeral(),
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(odds, instance=instance,
                             resources=_resources(tmp_path, _BrokenResource(bad_day="2026-01-15")),
                             tags={"dagster/asset_partition_range_start": "2026-01-14",
                                   "dagster/asset_partition_range_end": "2026-01-16",
@@ -99,10 +102,16 @@ def test_bad_payload_fails_loudly_keeps_raw_and_writes_nothing(tmp_path):
     failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
     assert "broken" in failure.description and "odds.v4" in failure.description
     assert "bookmakers[0].markets[0].outcomes[0].price" in failure.description
-    kept = list((tmp_path / "quarantine/odds/2026-01-15").glob("*.raw"))
-    assert [p.read_bytes() for p in kept] == [b'{"price": "abc"}']
-    # the good dates of the same run were not written either
-    assert not (tmp_path / "live/snapshots/odds").exists()
+    records = list((tmp_path / "quarantine/odds/2026-01-15").glob("*.json"))
+    assert len(records) == 1
+    kept = json.loads(records[0].read_text())
+    assert Path(kept["payload"]).read_bytes() == b'{"price": "abc"}'
+    assert "1 of 3 date(s) refused" in failure.description
+    # nothing for the bad date; the good dates of the same run are stored and materialized
+    assert sorted(p.name for p in (tmp_path / "live/snapshots/odds").iterdir()) == [
+        "2026-01-14", "2026-01-16"]
+    assert instance.get_materialized_partitions(dg.AssetKey("odds_snapshot")) == {
+        "2026-01-14", "2026-01-16"}
 
 
 def test_empty_slate_is_a_valid_empty_partition(tmp_path):

@@ -185,6 +185,7 @@ def restore_dtypes(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 GAME_TYPES = ("preseason", "regular", "allstar", "playoff", "playin", "cup_final", "other")
 AMERICAN_MIN, AMERICAN_MAX = 100.0, 100_000.0   # |American price|; -100 < x < 100 is not a price
+MIN_OVERROUND, MAX_OVERROUND = 0.95, 1.30        # implied probabilities of a book's two sides
 STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available")
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
@@ -213,13 +214,14 @@ def _not_american(s: pd.Series) -> pd.Series:
 
 
 def _impossible_book(df: pd.DataFrame) -> pd.Series:
-    """Both sides' implied probabilities must add to a bookmaker's overround (0.95 .. 1.30)."""
+    """Both sides' implied probabilities must add to a bookmaker's overround."""
     def implied(s):
         v = s.astype("float64")
         return pd.Series(pd.NA, index=s.index, dtype="Float64").where(
             v.isna(), (100 / (v + 100)).where(v > 0, -v / (-v + 100)))
     both = implied(df["home_ml"]) + implied(df["away_ml"])
-    return (both.notna() & ((both < 0.95) | (both > 1.30))).fillna(False).astype(bool)
+    return (both.notna() & ((both < MIN_OVERROUND) | (both > MAX_OVERROUND))).fillna(False) \
+        .astype(bool)
 
 
 def _same_teams(df: pd.DataFrame) -> pd.Series:
@@ -235,7 +237,8 @@ RULES: dict[str, list[tuple[str, str, object]]] = {
                   lambda df: ~df["game_type"].isin(GAME_TYPES))],
     "odds": [("home_ml is an American price", "home_ml", lambda df: _not_american(df["home_ml"])),
              ("away_ml is an American price", "away_ml", lambda df: _not_american(df["away_ml"])),
-             ("the two moneylines form a real book (implied sum 0.95-1.30)", "home_ml",
+             (f"the two moneylines form a real book (implied sum {MIN_OVERROUND}-{MAX_OVERROUND})",
+              "home_ml",
               _impossible_book)],
     "injuries": [("status is one of " + "/".join(STATUSES), "status",
                   lambda df: ~df["status"].isin(STATUSES))],

@@ -6,9 +6,12 @@ Parsers (each returns its frame and the notes that count what it dropped):
   betting_results/*.csv         scores, quarters, regular/playoff flags, lines, lower-case codes
   player_logs/*.csv.gz, *.csv   stats.nba.com player game logs (regular season)
 
-* Input hygiene: exact duplicate rows are dropped, then repeated keys (same game twice) keep the
-  first file's row.  "NL" (no line) -> NaN, "PK" (pick'em) -> 0.0, "+145" -> 145.  Unknown team
-  names are dropped and counted (`dropped_unknown_team`).  A bad MATCHUP or date raises SourceError.
+* Input hygiene: exact duplicate rows are dropped; rows that give one game (or player-game) twice
+  with different values are a conflict: both are dropped and refused (see files.py).  Player
+  logs' MIN, PTS, FGA, FTA, OREB and TOV must lie in the box-score ranges of
+  `tipoff_core.schemas.RANGES`; betting results' scores in [0, 200] and quarters that add up to
+  them.  "NL" (no line) -> NaN, "PK" (pick'em) -> 0.0, "+145" -> 145.  Unknown team
+  names are dropped and counted (`dropped_unknown_team`).  A bad MATCHUP or date is a bad cell.
 * game_id = f"{YYYYMMDD}{AWAY}{HOME}" with current tricodes, e.g. "20211019BKNMIL".
 * Games: historical_lines and betting_results are joined on (date, home, away); rows still
   unmatched are paired when the same matchup with the same final score is one day apart
@@ -37,11 +40,36 @@ import numpy as np
 import pandas as pd
 
 from tipoff_core.timeutil import DEFAULT_TIP_LOCAL, GAME_DURATION
-from resources.sources.archive.files import (_bool, _datestr, _File, _local, _numeric,
-                                             _parse_dates, _per_unique, _read_csv, _seasons_of)
+from resources.sources.archive.files import (Checks, FileDamage, Problem, _bool, _datestr, _File,
+                                             _local, _numeric, _parse_dates, _per_unique,
+                                             _read_csv, _seasons_of)
+from tipoff_core.schemas import RANGES
 from resources.sources.archive.teams import TEAM_IDS, _map_teams
 
 SCHEDULE_LEAD_DAYS = 7
+# box-score column -> player-log column
+LOG_BOX_COLUMNS = {"minutes": "MIN", "pts": "PTS", "fga": "FGA", "fta": "FTA", "oreb": "OREB",
+                   "tov": "TOV"}
+
+
+def one_per_key(out: pd.DataFrame, keys: list[str], what: str,
+                problems: list[Problem]) -> tuple[pd.DataFrame, int]:
+    """Exact repeats (across files too) are dropped; rows giving one key different values
+    conflict: every one of them is dropped and recorded.  Returns (rows, exact repeats)."""
+    values = [c for c in out.columns if c not in ("file", "line")]
+    exact = out.duplicated(values, keep="first").to_numpy()
+    out = out[~exact]
+    clash = out.duplicated(keys, keep=False).to_numpy()
+    for _, group in out[clash].groupby(keys, sort=False):
+        differ = [c for c in values if c not in keys and group[c].nunique(dropna=False) > 1]
+        where = ", ".join(f"{r.file} line {r.line}" for r in group.itertuples())
+        for r in group.itertuples():
+            problems.append(Problem(
+                r.file, r.line, differ[0] if differ else keys[-1],
+                f"conflicts with another row for the same {what} "
+                f"({', '.join(str(getattr(r, k))[:10] for k in keys)}: {where}; they differ in "
+                f"{', '.join(differ)})", pd.Timestamp(r.day)))
+    return out[~clash].reset_index(drop=True), int(exact.sum())
 
 
 def _game_id(days: pd.Series, away: pd.Series, home: pd.Series) -> pd.Series:
@@ -52,44 +80,42 @@ def _game_id(days: pd.Series, away: pd.Series, home: pd.Series) -> pd.Series:
 # Parsers
 # --------------------------------------------------------------------------------------------
 
-def read_lines(files: list[_File]) -> tuple[pd.DataFrame, dict]:
-    """historical_lines/*.csv: one row per game (first file wins), and its notes."""
+def read_lines(files: list[_File], problems: list[Problem]) -> tuple[pd.DataFrame, dict]:
+    """historical_lines/*.csv: one row per game, and its notes; damaged files and bad rows go
+    to `problems`."""
     frames, notes = [], {"files": 0, "rows": 0, "duplicate_rows_dropped": 0,
                          "dropped_unknown_team": {}}
     req = ["Date", "Home", "Away", "OU", "Spread", "ML_Home", "ML_Away", "Points",
            "Win_Margin"]
     for f in files:
-        raw = _read_csv(f, req, text=("Date", "Home", "Away"))
+        try:
+            raw = _read_csv(f, req, text=("Date", "Home", "Away"))
+        except FileDamage as exc:
+            problems.append(exc.problem)
+            continue
         notes["files"] += 1
         notes["rows"] += len(raw)
         n0 = len(raw)
-        raw = raw.drop_duplicates()  # keep the index: error messages cite file rows
+        raw = raw.drop_duplicates()  # keep the index: problems cite file lines
         notes["duplicate_rows_dropped"] += n0 - len(raw)
         if raw.empty:
             continue
+        checks = Checks(f)
         date = raw["Date"].str.strip()
         m = date.str.extract(r"^(\d{4})-(\d{2})-(\d{2})(\d{2})$")
-        if m[0].isna().any():
-            i = int(np.flatnonzero(m[0].isna().to_numpy())[0])
-            raise f.error(f"date {raw['Date'].iloc[i]!r} on data row {raw.index[i] + 1} is not "
-                          "<season>-MMDD (e.g. 2015-16-1027)", field="Date")
+        checks.flag(raw, m[0].isna(), "Date", "is not <season>-MMDD (e.g. 2015-16-1027)")
+        m = m.fillna({0: "1900", 1: "01", 2: "01", 3: "01"})
         y1 = m[0].astype(int)
         season = m[0] + "-" + m[1]
         d1 = pd.to_datetime(pd.DataFrame({"year": y1, "month": m[2].astype(int),
                                           "day": m[3].astype(int)}), errors="coerce")
         d2 = pd.to_datetime(pd.DataFrame({"year": y1 + 1, "month": m[2].astype(int),
                                           "day": m[3].astype(int)}), errors="coerce")
-        if d1.isna().any() and d2.isna().any():
-            i = int(np.flatnonzero((d1.isna() & d2.isna()).to_numpy())[0])
-            raise f.error(f"date {raw['Date'].iloc[i]!r} on data row {raw.index[i] + 1} "
-                          "is not a calendar date", field="Date")
         # Calendar year: the second year of the season when that date belongs to the season
         # (Jan-Jul normally, and the Aug-Oct 2020 bubble), else the first (Aug-Dec).
         ok2 = _seasons_of(d2.fillna(pd.Timestamp("1900-01-01"))) == season
         day = d2.where(ok2 & d2.notna(), d1)
-        if day.isna().any():
-            i = int(np.flatnonzero(day.isna().to_numpy())[0])
-            raise f.error(f"date {raw['Date'].iloc[i]!r} is not a calendar date", field="Date")
+        checks.flag(raw, day.isna(), "Date", "is not a calendar date")
         home, away = _map_teams(raw["Home"]), _map_teams(raw["Away"])
         unknown = home.isna() | away.isna()
         for nm in pd.concat([raw["Home"][home.isna()], raw["Away"][away.isna()]]):
@@ -97,19 +123,22 @@ def read_lines(files: list[_File]) -> tuple[pd.DataFrame, dict]:
         df = pd.DataFrame({
             "day": day.astype("datetime64[ns]"), "season": season.astype(object),
             "home": home, "away": away,
-            "total": _numeric(f, raw, "OU", tokens={"NL": np.nan}),
-            "spread": _numeric(f, raw, "Spread", tokens={"NL": np.nan, "PK": 0.0, "PICK": 0.0,
-                                                         "PK.": 0.0}),
+            "total": _numeric(checks, raw, "OU", tokens={"NL": np.nan}),
+            "spread": _numeric(checks, raw, "Spread", tokens={"NL": np.nan, "PK": 0.0,
+                                                              "PICK": 0.0, "PK.": 0.0}),
             "spread_raw": raw["Spread"].astype(str).str.strip().str.upper().astype(object),
-            "home_ml": _numeric(f, raw, "ML_Home", tokens={"NL": np.nan}),
-            "away_ml": _numeric(f, raw, "ML_Away", tokens={"NL": np.nan}),
-            "points": _numeric(f, raw, "Points"),
-            "margin": _numeric(f, raw, "Win_Margin"),
-            "file": f.rel,
-        })[~unknown.to_numpy()]
-        frames.append(df)
+            "home_ml": _numeric(checks, raw, "ML_Home", tokens={"NL": np.nan}),
+            "away_ml": _numeric(checks, raw, "ML_Away", tokens={"NL": np.nan}),
+            "points": _numeric(checks, raw, "Points"),
+            "margin": _numeric(checks, raw, "Win_Margin"),
+            "file": f.rel, "line": raw.index.to_numpy() + 2,
+        })
+        checks.in_range(raw, df["points"], "Points", 0, 400)
+        checks.in_range(raw, df["margin"], "Win_Margin", -100, 100)
+        keep = checks.settle(raw, df["day"], problems)
+        frames.append(df[keep & ~unknown.to_numpy()])
     cols = ["day", "season", "home", "away", "total", "spread", "spread_raw", "home_ml",
-            "away_ml", "points", "margin", "file"]
+            "away_ml", "points", "margin", "file", "line"]
     out = (pd.concat(frames, ignore_index=True) if frames
            else pd.DataFrame({c: pd.Series([], dtype=object) for c in cols}))
     if not frames:
@@ -117,56 +146,69 @@ def read_lines(files: list[_File]) -> tuple[pd.DataFrame, dict]:
         for c in ("total", "spread", "home_ml", "away_ml", "points", "margin"):
             out[c] = out[c].astype("float64")
     n0 = len(out)
-    out = out.drop_duplicates(["day", "home", "away"], keep="first").reset_index(drop=True)
+    out, _ = one_per_key(out, ["day", "home", "away"], "game", problems)
     notes["duplicate_games_dropped"] = n0 - len(out)
-    return out, notes
+    return out.drop(columns=["line"]), notes
 
 
-def read_betting(files: list[_File]) -> tuple[pd.DataFrame, dict]:
-    """betting_results/*.csv: one row per game (first file wins), and its notes."""
+def read_betting(files: list[_File], problems: list[Problem]) -> tuple[pd.DataFrame, dict]:
+    """betting_results/*.csv: one row per game, and its notes; damaged files and bad rows go to
+    `problems`."""
     q = ["q1", "q2", "q3", "q4", "ot"]
     req = (["season", "date", "regular", "playoffs", "away", "home", "score_away",
             "score_home"] + [f"{p}_{s}" for s in ("away", "home") for p in q]
            + ["whos_favored", "spread", "total", "moneyline_away", "moneyline_home"])
     frames, notes = [], {"files": 0, "rows": 0, "duplicate_rows_dropped": 0,
                          "dropped_unknown_team": {}}
+    ranges = RANGES["results"]
     for f in files:
-        raw = _read_csv(f, req, text=("date", "home", "away", "whos_favored"))
+        try:
+            raw = _read_csv(f, req, text=("date", "home", "away", "whos_favored"))
+        except FileDamage as exc:
+            problems.append(exc.problem)
+            continue
         notes["files"] += 1
         notes["rows"] += len(raw)
         n0 = len(raw)
-        raw = raw.drop_duplicates()  # keep the index: error messages cite file rows
+        raw = raw.drop_duplicates()  # keep the index: problems cite file lines
         notes["duplicate_rows_dropped"] += n0 - len(raw)
         if raw.empty:
             continue
-        end_year = _numeric(f, raw, "season", allow_na=False).astype(int)
+        checks = Checks(f)
+        end_year = _numeric(checks, raw, "season", allow_na=False).fillna(1900).astype(int)
         season = ((end_year - 1).astype(str) + "-" + (end_year % 100).map("{:02d}".format))
         home, away = _map_teams(raw["home"]), _map_teams(raw["away"])
         unknown = home.isna() | away.isna()
         for nm in pd.concat([raw["home"][home.isna()], raw["away"][away.isna()]]):
             notes["dropped_unknown_team"][nm] = notes["dropped_unknown_team"].get(nm, 0) + 1
         fav = raw["whos_favored"].str.strip().str.lower()
-        badfav = fav.notna() & ~fav.isin(["home", "away"])
-        if badfav.any():
-            i = int(np.flatnonzero(badfav.to_numpy())[0])
-            raise f.error("whos_favored must be home/away, got "
-                          f"{raw['whos_favored'].iloc[i]!r}", field="whos_favored")
+        checks.flag(raw, fav.notna() & ~fav.isin(["home", "away"]), "whos_favored",
+                    "is not home/away")
         df = pd.DataFrame({
-            "day": _parse_dates(f, raw, "date", "%m/%d/%y"),
+            "day": _parse_dates(checks, raw, "date", "%m/%d/%y"),
             "season": season.astype(object), "home": home, "away": away,
-            "regular": _bool(f, raw, "regular"), "playoffs": _bool(f, raw, "playoffs"),
-            "home_pts": _numeric(f, raw, "score_home", allow_na=False),
-            "away_pts": _numeric(f, raw, "score_away", allow_na=False),
-            **{f"home_{p}": _numeric(f, raw, f"{p}_home") for p in q},
-            **{f"away_{p}": _numeric(f, raw, f"{p}_away") for p in q},
+            "regular": _bool(checks, raw, "regular"), "playoffs": _bool(checks, raw, "playoffs"),
+            "home_pts": _numeric(checks, raw, "score_home", allow_na=False),
+            "away_pts": _numeric(checks, raw, "score_away", allow_na=False),
+            **{f"home_{p}": _numeric(checks, raw, f"{p}_home") for p in q},
+            **{f"away_{p}": _numeric(checks, raw, f"{p}_away") for p in q},
             "fav": fav.astype(object),
-            "spread": _numeric(f, raw, "spread", tokens={"NL": np.nan, "PK": 0.0}),
-            "total": _numeric(f, raw, "total", tokens={"NL": np.nan}),
-            "home_ml": _numeric(f, raw, "moneyline_home", tokens={"NL": np.nan}),
-            "away_ml": _numeric(f, raw, "moneyline_away", tokens={"NL": np.nan}),
-            "file": f.rel,
-        })[~unknown.to_numpy()]
-        frames.append(df)
+            "spread": _numeric(checks, raw, "spread", tokens={"NL": np.nan, "PK": 0.0}),
+            "total": _numeric(checks, raw, "total", tokens={"NL": np.nan}),
+            "home_ml": _numeric(checks, raw, "moneyline_home", tokens={"NL": np.nan}),
+            "away_ml": _numeric(checks, raw, "moneyline_away", tokens={"NL": np.nan}),
+            "file": f.rel, "line": raw.index.to_numpy() + 2,
+        })
+        for side, src in (("home", "score_home"), ("away", "score_away")):
+            checks.in_range(raw, df[f"{side}_pts"], src, *ranges[f"{side}_pts"])
+            for p in q:
+                checks.in_range(raw, df[f"{side}_{p}"], f"{p}_{side}", *ranges[f"{side}_{p}"])
+            quarters = df[[f"{side}_{p}" for p in q[:4]]]
+            summed = quarters.sum(axis=1) + df[f"{side}_ot"].fillna(0)
+            off = quarters.notna().all(axis=1) & (summed != df[f"{side}_pts"])
+            checks.flag(raw, off, src, f"does not equal its quarters' sum", df[f"{side}_pts"])
+        keep = checks.settle(raw, df["day"], problems)
+        frames.append(df[keep & ~unknown.to_numpy()])
     if frames:
         out = pd.concat(frames, ignore_index=True)
     else:
@@ -181,31 +223,38 @@ def read_betting(files: list[_File]) -> tuple[pd.DataFrame, dict]:
                                 "away_ml"] + [f"{s}_{p}" for s in ("home", "away")
                                               for p in q]},
                             "fav": pd.Series([], dtype=object),
-                            "file": pd.Series([], dtype=object)})
+                            "file": pd.Series([], dtype=object),
+                            "line": pd.Series([], dtype="int64")})
     n0 = len(out)
-    out = out.drop_duplicates(["day", "home", "away"], keep="first").reset_index(drop=True)
+    out, _ = one_per_key(out, ["day", "home", "away"], "game", problems)
     notes["duplicate_games_dropped"] = n0 - len(out)
-    return out, notes
+    return out.drop(columns=["line"]), notes
 
 
-def read_logs(files: list[_File]) -> tuple[pd.DataFrame, dict]:
+def read_logs(files: list[_File], problems: list[Problem]) -> tuple[pd.DataFrame, dict]:
     """player_logs/*.csv(.gz): one row per (NBA game, player), with the archive game_id, and
-    its notes."""
+    its notes; damaged files and bad rows go to `problems`."""
     req = ["PLAYER_ID", "PLAYER_NAME", "TEAM_ID", "TEAM_ABBREVIATION", "GAME_ID",
            "GAME_DATE", "MATCHUP", "MIN", "PTS", "FGA", "FTA", "OREB", "TOV"]
     frames, notes = [], {"files": 0, "rows": 0, "duplicate_rows_dropped": 0,
                          "non_game_rows_dropped": 0, "dropped_unknown_team": {}}
+    box_ranges = RANGES["box_scores"]
     for f in files:
-        raw = _read_csv(f, req, optional=("SEASON_LABEL", "SEASON_ID"),
-                        text=("PLAYER_NAME", "TEAM_ABBREVIATION", "GAME_ID", "GAME_DATE",
-                              "MATCHUP", "SEASON_LABEL"))
+        try:
+            raw = _read_csv(f, req, optional=("SEASON_LABEL", "SEASON_ID"),
+                            text=("PLAYER_NAME", "TEAM_ABBREVIATION", "GAME_ID", "GAME_DATE",
+                                  "MATCHUP", "SEASON_LABEL"))
+        except FileDamage as exc:
+            problems.append(exc.problem)
+            continue
         notes["files"] += 1
         notes["rows"] += len(raw)
         n0 = len(raw)
-        raw = raw.drop_duplicates()  # keep the index: error messages cite file rows
+        raw = raw.drop_duplicates()  # keep the index: problems cite file lines
         notes["duplicate_rows_dropped"] += n0 - len(raw)
         if raw.empty:
             continue
+        checks = Checks(f)
         gid = _per_unique(raw["GAME_ID"], lambda u: u.str.strip().str.zfill(10))
         # GAME_ID digit 3: 2 regular season, 4 playoffs, 5 play-in (1 preseason, 3 all-star).
         gtype = gid.str[2].map({"2": "regular", "4": "playoff", "5": "playoff"})
@@ -216,11 +265,8 @@ def read_logs(files: list[_File]) -> tuple[pd.DataFrame, dict]:
               .str.extract(r"^(\S+)\s+(vs\.?|@)\s+(\S+)$").iloc[codes]
               .reset_index(drop=True))
         mu.index = raw.index
-        bad = mu[0].isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise f.error(f"MATCHUP {raw['MATCHUP'].iloc[i]!r} on data row "
-                          f"{raw.index[i] + 1} is not 'X vs. Y' or 'X @ Y'", field="MATCHUP")
+        checks.flag(raw, mu[0].isna(), "MATCHUP", "is not 'X vs. Y' or 'X @ Y'")
+        mu = mu.fillna("")
         is_away = (mu[1] == "@").to_numpy()
         t1, t2 = _map_teams(mu[0]), _map_teams(mu[2])
         home = pd.Series(np.where(is_away, t2, t1), index=raw.index)
@@ -229,25 +275,27 @@ def read_logs(files: list[_File]) -> tuple[pd.DataFrame, dict]:
         unknown = (home.isna() | away.isna() | team.isna()).to_numpy()
         for nm in mu[0][pd.isna(t1)]:
             notes["dropped_unknown_team"][nm] = notes["dropped_unknown_team"].get(nm, 0) + 1
-        day = _parse_dates(f, raw, "GAME_DATE", "ISO8601").dt.normalize()
+        day = _parse_dates(checks, raw, "GAME_DATE", "ISO8601").dt.normalize()
         if "SEASON_LABEL" in raw.columns and raw["SEASON_LABEL"].notna().all():
             season = _per_unique(raw["SEASON_LABEL"], lambda u: u.str.strip())
         else:
-            season = _seasons_of(day)
+            season = _seasons_of(day.fillna(pd.Timestamp("1900-01-01")))
         df = pd.DataFrame({
             "day": day, "season": season, "nba_game_id": gid.astype(object),
             "game_type": gtype.astype(object),
             "home": home.astype(object), "away": away.astype(object),
             "team": team.astype(object),
-            "team_id": _numeric(f, raw, "TEAM_ID", allow_na=False).astype("int64"),
-            "player_id": _numeric(f, raw, "PLAYER_ID", allow_na=False).astype("int64"),
+            "team_id": _numeric(checks, raw, "TEAM_ID", allow_na=False).fillna(0).astype("int64"),
+            "player_id": _numeric(checks, raw, "PLAYER_ID", allow_na=False).fillna(0)
+            .astype("int64"),
             "player_name": _per_unique(raw["PLAYER_NAME"].fillna(""), lambda u: u.str.strip()),
-            "minutes": _numeric(f, raw, "MIN"),
-            "pts": _numeric(f, raw, "PTS"), "fga": _numeric(f, raw, "FGA"),
-            "fta": _numeric(f, raw, "FTA"), "oreb": _numeric(f, raw, "OREB"),
-            "tov": _numeric(f, raw, "TOV"),
-        })[keep & ~unknown]
-        frames.append(df)
+            **{col: _numeric(checks, raw, src) for col, src in LOG_BOX_COLUMNS.items()},
+            "file": f.rel, "line": raw.index.to_numpy() + 2,
+        })
+        for col, src in LOG_BOX_COLUMNS.items():
+            checks.in_range(raw, df[col], src, *box_ranges[col])
+        ok = checks.settle(raw, df["day"], problems)
+        frames.append(df[keep & ~unknown & ok])
     if frames:
         out = pd.concat(frames, ignore_index=True)
     else:
@@ -256,10 +304,11 @@ def read_logs(files: list[_File]) -> tuple[pd.DataFrame, dict]:
             **{c: pd.Series([], dtype=object) for c in
                ["season", "nba_game_id", "game_type", "home", "away", "team", "player_name"]},
             "team_id": pd.Series([], dtype="int64"), "player_id": pd.Series([], dtype="int64"),
-            **{c: pd.Series([], dtype="float64") for c in
-               ["minutes", "pts", "fga", "fta", "oreb", "tov"]}})
+            **{c: pd.Series([], dtype="float64") for c in LOG_BOX_COLUMNS},
+            "file": pd.Series([], dtype=object), "line": pd.Series([], dtype="int64")})
     n0 = len(out)
-    out = out.drop_duplicates(["nba_game_id", "player_id"], keep="first").reset_index(drop=True)
+    out, _ = one_per_key(out, ["nba_game_id", "player_id"], "player-game", problems)
+    out = out.drop(columns=["file", "line"])
     notes["duplicate_player_games_dropped"] = n0 - len(out)
     # game_id is constant per NBA game: build it once per game and broadcast.
     codes, _ = pd.factorize(out["nba_game_id"])

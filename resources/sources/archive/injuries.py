@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from tipoff_core.timeutil import LEAGUE_TZ
-from resources.sources.archive.files import (_datestr, _File, _local, _parse_dates, _per_unique,
+from resources.sources.archive.files import (Checks, FileDamage, Problem, _datestr, _File, _local,
+                                             _parse_dates, _per_unique,
                                              _read_csv, _seasons_of)
 from resources.sources.archive.teams import (_NICKNAME_ERAS, TEAM_ALIASES, TEAM_IDS,
                                              _map_nicknames, _team_key)
@@ -72,15 +73,19 @@ def _shift_season(season: str, delta: int) -> str:
     return f"{y}-{(y + 1) % 100:02d}"
 
 
-def read_transactions(files: list[_File]) -> tuple[pd.DataFrame, dict]:
+def read_transactions(files: list[_File], problems: list[Problem]) -> tuple[pd.DataFrame, dict]:
     """injuries/*.csv as events: one row per (transaction, player) of a current franchise, and
-    the notes counting what was dropped."""
+    the notes counting what was dropped; damaged files and bad rows go to `problems`."""
     req = ["Date", "Team", "Acquired", "Relinquished", "Notes"]
     frames, notes = [], {"files": 0, "rows": 0, "duplicate_rows_dropped": 0,
                          "dropped_team_rows": 0, "dropped_team_names": {},
                          "rows_without_player": 0, "non_player_names_dropped": 0}
     for f in files:
-        raw = _read_csv(f, req, optional=("ID",), text=tuple(req))
+        try:
+            raw = _read_csv(f, req, optional=("ID",), text=tuple(req))
+        except FileDamage as exc:
+            problems.append(exc.problem)
+            continue
         notes["files"] += 1
         notes["rows"] += len(raw)
         n0 = len(raw)
@@ -88,7 +93,10 @@ def read_transactions(files: list[_File]) -> tuple[pd.DataFrame, dict]:
         notes["duplicate_rows_dropped"] += n0 - len(raw)
         if raw.empty:
             continue
-        day = _parse_dates(f, raw, "Date", "%d/%m/%Y")
+        checks = Checks(f)
+        day = _parse_dates(checks, raw, "Date", "%d/%m/%Y")
+        ok = checks.settle(raw, day, problems)
+        raw, day = raw[ok], day[ok]
         team = _map_nicknames(raw["Team"], day)
         drop = team.isna().to_numpy()
         notes["dropped_team_rows"] += int(drop.sum())

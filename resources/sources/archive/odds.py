@@ -4,7 +4,10 @@ snapshot_ts = tip_ts - 30 min, bookmaker "closing", one row per game.  Moneyline
 historical_lines, spread sign from the favourite (lower moneyline; betting_results' whos_favored
 when the moneylines are equal).  Games missing from historical_lines fall back to betting_results
 (bookmaker "betting_results").  Unusable values become NaN (counted in notes): Spread 0.0 (missing
-line), "NL", moneylines strictly between -100 and +100, totals outside [150, 300], spreads above
+line), "NL", moneylines strictly between -100 and +100, both moneylines the same price with an
+implied sum no book offers (the favourite's price copied to both sides: 8 games, e.g. -650/-650;
+-110/-110 is a real pick'em and stays), totals outside [150, 300],
+spreads above
 25, or of 15+ points while the favourite's moneyline is above -700 (e.g. a 43.5 "spread" at
 -165).  "PK" = 0.0; a negative Spread is read as its magnitude.
 """
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from tipoff_core.domain.betting import american_to_prob
+from tipoff_core.schemas import MAX_OVERROUND
 
 ODDS_LEAD = pd.Timedelta(minutes=30)
 
@@ -35,6 +41,9 @@ def build_odds(g: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         bad = (s > -100) & (s < 100)
         notes["moneyline_invalid"] = notes.get("moneyline_invalid", 0) + int((bad & keep).sum())
         s[bad] = np.nan
+    copied = (hml == aml) & (2 * american_to_prob(hml.fillna(-100).to_numpy()) > MAX_OVERROUND)
+    notes["moneylines_copied_to_both_sides"] = int((copied & keep).sum())
+    hml[copied], aml[copied] = np.nan, np.nan
     # Spread 0.0 is a missing line ("PK" is a real pick'em and parses to 0.0 too).
     pick = has_l & g["l_spread_raw"].isin(["PK", "PICK", "PK."])
     missing = (spread == 0) & ~pick & has_l

@@ -3,6 +3,20 @@
 Each folder is parsed once, on first need (games.py, injuries.py); every kind's whole history is
 built once (games.py, odds.py, rosters.py, injuries.py) and conformed; `fetch` answers a date from
 those tables (injuries: from the transaction stream, as known at `as_of`).
+
+What a problem in an input file refuses (files.py finds them; `fetch` raises a SourceError naming
+the file, line and field, with the complete file as the raw payload to quarantine):
+
+| problem in | refuses |
+|---|---|
+| a damaged file | every date of the seasons it covers (its name's season, else every date), for every kind built from its folder |
+| a bad row of historical_lines / betting_results | schedule, results and odds of the row's date |
+| a bad row of player_logs | box_scores, schedule and results of its date; rosters of the 30 days after it |
+| a bad row of injuries | injuries of its date and of the 120 days after it (a transaction stays in force that long) |
+
+Kinds built from a folder: historical_lines and betting_results -> schedule, results, odds;
+player_logs -> box_scores, rosters, schedule, results; injuries -> injuries.  `table()` (bulk,
+for the backtest) refuses a kind whose inputs have any problem.
 """
 from __future__ import annotations
 
@@ -15,18 +29,28 @@ import pandas as pd
 
 from tipoff_core.schemas import TABLES, conform
 from tipoff_core.timeutil import season_of, to_date
-from resources.sources.archive.files import SOURCE, _datestr, _File, _per_unique
+from resources.sources.archive.files import SOURCE, Problem, _datestr, _File, _per_unique
 from resources.sources.archive.games import (build_box_scores, build_results, build_schedule,
                                              read_betting, read_lines, read_logs, reconcile,
                                              team_days)
 from resources.sources.archive.injuries import (build_injuries, injuries_at, read_transactions,
                                                 transaction_stream)
 from resources.sources.archive.odds import build_odds
-from resources.sources.archive.rosters import build_rosters
+from resources.sources.archive.injuries import STALE_INJURY_DAYS
+from resources.sources.archive.rosters import ROSTER_WINDOW_DAYS, build_rosters
 from resources.sources.base import KINDS, Extract, SourceError, finish, records_payload
 
 LINES_DIR, BETTING_DIR, LOGS_DIR, INJURIES_DIR = (
     "historical_lines", "betting_results", "player_logs", "injuries")
+# kind -> {folder: days after a bad row's date that it still refuses (0 = its date only)}
+DEPENDS_ON = {
+    "schedule": {LINES_DIR: 0, BETTING_DIR: 0, LOGS_DIR: 0},
+    "results": {LINES_DIR: 0, BETTING_DIR: 0, LOGS_DIR: 0},
+    "odds": {LINES_DIR: 0, BETTING_DIR: 0},
+    "box_scores": {LOGS_DIR: 0},
+    "rosters": {LOGS_DIR: ROSTER_WINDOW_DAYS},
+    "injuries": {INJURIES_DIR: STALE_INJURY_DAYS},
+}
 
 
 class ArchiveSource:
@@ -43,6 +67,7 @@ class ArchiveSource:
                               "injuries/)")
         self._cache: dict[str, object] = {}
         self._notes: dict[str, dict] = {}
+        self._problems: list[Problem] = []
         self._lock = threading.RLock()  # lazy parsing is not re-entrant across threads
 
     # ---- public API -------------------------------------------------------------------------
@@ -60,6 +85,9 @@ class ArchiveSource:
             else:
                 df = self._slice(kind, day)
             notes = self._fetch_notes(kind, day, 0)
+            refusal = self._refusal(kind, day)
+        if refusal is not None:
+            raise refusal
         df = df[df["snapshot_ts"] <= as_of]
         if kind == "results":
             df = df[df["final_ts"] <= as_of]
@@ -81,6 +109,15 @@ class ArchiveSource:
         """
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        with self._lock:
+            self._build_parts(kind)
+            bad = self._problems_for(kind)
+            if bad:
+                raise self._error(bad[0], f" ({len(bad)} problem(s) in the inputs of {kind}; "
+                                          "bulk tables are refused until they are fixed)")
+            return self._table(kind, season)
+
+    def _table(self, kind: str, season: str | None = None) -> pd.DataFrame:
         key = f"table:{kind}"
         with self._lock:
             if key not in self._cache:
@@ -172,7 +209,7 @@ class ArchiveSource:
     def _slice(self, kind: str, day: pd.Timestamp) -> pd.DataFrame:
         key = f"index:{kind}"
         if key not in self._cache:
-            t = self.table(kind)
+            t = self._table(kind)
             dates = t["game_date"].to_numpy().astype(str)
             uniq, first = np.unique(dates, return_index=True)
             bounds = np.append(first, len(dates))
@@ -198,7 +235,38 @@ class ArchiveSource:
 
     def _part(self, part: str):
         return {"lines": self._lines, "betting": self._betting, "logs": self._logs,
-                "injuries": self._injury_tx, "odds": lambda: self.table("odds")}[part]()
+                "injuries": self._injury_tx, "odds": lambda: self._table("odds")}[part]()
+
+    # ---- problems in the inputs -----------------------------------------------------------
+
+    def _build_parts(self, kind: str) -> None:
+        """Parse every folder `kind` is built from (so all of its problems are known)."""
+        for folder in DEPENDS_ON[kind]:
+            {LINES_DIR: self._lines, BETTING_DIR: self._betting, LOGS_DIR: self._logs,
+             INJURIES_DIR: self._injury_tx}[folder]()
+
+    def _problems_for(self, kind: str) -> list[Problem]:
+        folders = DEPENDS_ON[kind]
+        return [p for p in self._problems if p.file.split("/", 1)[0] in folders]
+
+    def _refusal(self, kind: str, day: pd.Timestamp) -> SourceError | None:
+        """The SourceError refusing `kind` on `day`, if a problem in its inputs reaches it."""
+        self._build_parts(kind)
+        season = season_of(day.date())
+        for p in self._problems_for(kind):
+            window = DEPENDS_ON[kind][p.file.split("/", 1)[0]]
+            if p.day is None:
+                reaches = not p.seasons or season in p.seasons
+            else:
+                reaches = pd.Timedelta(0) <= day - p.day <= pd.Timedelta(days=window)
+            if reaches:
+                return self._error(p, f" (needed for {kind} of {day.date()}; fix the file and "
+                                      "re-run: other dates are answered)")
+        return None
+
+    def _error(self, p: Problem, why: str) -> SourceError:
+        raw = (self.data_dir / p.file).read_bytes() if (self.data_dir / p.file).is_file() else None
+        return SourceError(SOURCE, p.file, p.describe() + why, field=p.field, raw=raw)
 
     def _files(self, folder: str, patterns: tuple[str, ...]) -> list[_File]:
         d = self.data_dir / folder
@@ -218,15 +286,18 @@ class ArchiveSource:
         return self._cache[key]
 
     def _lines(self) -> pd.DataFrame:
-        return self._once("lines", "lines", lambda: read_lines(self._files(LINES_DIR, ("*.csv",))))
+        return self._once("lines", "lines",
+                          lambda: read_lines(self._files(LINES_DIR, ("*.csv",)), self._problems))
 
     def _betting(self) -> pd.DataFrame:
         return self._once("betting", "betting",
-                          lambda: read_betting(self._files(BETTING_DIR, ("*.csv",))))
+                          lambda: read_betting(self._files(BETTING_DIR, ("*.csv",)),
+                                               self._problems))
 
     def _logs(self) -> pd.DataFrame:
         return self._once("logs", "logs",
-                          lambda: read_logs(self._files(LOGS_DIR, ("*.csv.gz", "*.csv"))))
+                          lambda: read_logs(self._files(LOGS_DIR, ("*.csv.gz", "*.csv")),
+                                            self._problems))
 
     def _games(self) -> pd.DataFrame:
         """One row per game: reconciled from lines, betting_results and player logs."""
@@ -236,7 +307,8 @@ class ArchiveSource:
     def _injury_tx(self) -> pd.DataFrame:
         """The transaction stream as events: one row per (transaction, player), sorted."""
         def parse():
-            events, notes = read_transactions(self._files(INJURIES_DIR, ("*.csv",)))
+            events, notes = read_transactions(self._files(INJURIES_DIR, ("*.csv",)),
+                                              self._problems)
             return transaction_stream(events, self._logs(), notes), notes
 
         return self._once("injury_tx", "injuries", parse)
