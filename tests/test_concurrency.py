@@ -122,3 +122,29 @@ def test_concurrent_prediction_log_writers_lose_no_rows(tmp_path):
         p.join(120)
         assert p.exitcode == 0
     assert len(PredictionsLog(url).read("2026-01-14")) == 100
+
+
+def _label_writer(root: str, games: list[str], as_of: str, out) -> None:
+    from tests.test_labels import _results
+    try:
+        storage.write_label_table(catalog.label("results"), "2026-01-14",
+                                  _results({g: (100, 90) for g in games}), b"{}",
+                                  pd.Timestamp(as_of), Path(root))
+        out.put("ok")
+    except storage.LabelShrinkError:
+        out.put("shrink")
+
+
+def test_concurrent_label_writers_never_lose_a_final(tmp_path):
+    q = CTX.Queue()
+    runs = [(["g1", "g2"], "2026-01-15T04:00:00Z"), (["g1", "g2", "g3"], "2026-01-15T05:00:00Z"),
+            (["g1", "g2", "g3", "g4"], "2026-01-15T06:00:00Z")] * 3
+    procs = [CTX.Process(target=_label_writer, args=(str(tmp_path), g, a, q)) for g, a in runs]
+    for p in procs:
+        p.start()
+    outcomes = [q.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(30)
+    stored = storage.read_partition(catalog.label("results"), "2026-01-14", root=tmp_path)
+    # whatever the order, the largest set of finals is stored and none was lost on the way
+    assert set(stored["game_id"]) == {"g1", "g2", "g3", "g4"} and "ok" in outcomes

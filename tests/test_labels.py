@@ -90,3 +90,40 @@ def test_no_sequence_of_runs_loses_a_stored_final(tmp_path_factory, runs):
     if truth:
         versions = pd.read_parquet(root / "labels/results" / DAY / "versions.parquet")
         assert set(versions["game_id"]) == set(truth)
+
+
+def test_an_earlier_label_run_through_the_asset_fails_and_keeps_the_finals(tmp_path):
+    import dagster as dg
+
+    from pipeline_assets.ingest import label_assets
+    from resources.dagster_resources import SourceResource, StorageResource
+    from tipoff_core.tags import RUN_AS_OF_TAG
+    results = [a for a in label_assets if a.key.path[-1] == "game_results"]
+    res = {"source": SourceResource(name="simulated", seed=7),
+           "store": StorageResource(root=str(tmp_path))}
+
+    def run(as_of, config=None):
+        return dg.materialize(results, instance=dg.DagsterInstance.ephemeral(), resources=res,
+                              partition_key=DAY, tags={RUN_AS_OF_TAG: as_of},
+                              run_config=config, raise_on_error=False)
+
+    assert run("2026-01-15T12:00:00Z").success
+    stored = _stored(tmp_path)
+    assert stored, "the simulated league plays on this date"
+    early = run("2026-01-14T12:00:00Z")          # before any game of the date was final
+    assert not early.success
+    failure = early.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert "fewer final" in failure.description and "force_shrink" in failure.description
+    assert _stored(tmp_path) == stored
+    forced = run("2026-01-14T12:00:00Z",
+                 {"ops": {"game_results": {"config": {"force_shrink": True}}}})
+    assert forced.success and _stored(tmp_path) == {}
+
+
+def test_each_source_has_its_own_data_folder(monkeypatch):
+    monkeypatch.delenv("TIPOFF_DATA_DIR", raising=False)
+    roots = set()
+    for name in ("simulated", "archive", "live"):
+        monkeypatch.setenv("TIPOFF_SOURCE", name)
+        roots.add(storage.data_root())
+    assert len(roots) == 3 and all(r.name in ("simulated", "archive", "live") for r in roots)

@@ -106,6 +106,8 @@ def test_cli_errors_exit_2_with_a_message(tmp_path, capsys, monkeypatch):
         (["run", "--until-step", "storage"], "--date is required"),
         (["run", "--date", "11/12/2025"], "is not a date"),
         (["run", "--from-step", "features", "--output", str(tmp_path / "o.json")], "needs --input"),
+        (["backtest", "--data-dir", str(tmp_path), "--seasons", ""], "--seasons is empty"),
+        (["backtest", "--data-dir", str(tmp_path), "--seasons", " , "], "--seasons is empty"),
     ]
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
