@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 import json
-import sys
 import uuid
 from pathlib import Path
 
@@ -38,7 +36,7 @@ import pandas as pd
 from pipeline_assets import collect, scoring
 from pipeline_assets.featureio import (LiveInputError, LivePolicy, LiveResult, build_live,
                                        load_history, odds_at, read_live_inputs, write_live)
-from pipeline_assets.monitoring.live_runs import append_live_run, read_live_runs
+from pipeline_assets.monitoring.live_runs import append_live_run
 from resources import storage
 from resources.predictions_log import PredictionsLog
 from resources.registry import ModelRegistry, NoProductionModelError

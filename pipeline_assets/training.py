@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from tipoff_core.domain import metrics

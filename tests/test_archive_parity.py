@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dagster as dg
-import pytest
 
 from tests.helpers import read_table
 from pipeline_assets.featureio import parity

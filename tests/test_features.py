@@ -13,7 +13,7 @@ from pipeline_assets.features import (
     validate_features,
 )
 from pipeline_assets.features.schema import TEAM_DEFAULTS
-from tipoff_core.schemas import conform, empty_frame
+from tipoff_core.schemas import conform
 from tipoff_core.timeutil import local_ts
 
 A, B, C, D = 1, 2, 3, 4

@@ -9,7 +9,6 @@ import sys
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from pipeline_assets import cli
 from tests.helpers import read_table
