@@ -16,7 +16,7 @@ def build():
     t = t[t["season"] >= "2015-16"].reset_index(drop=True)
     s = sides_of(t)
     t0 = time.time()
-    c = AV.candidate_frame(s, inp.results, inp.box, inp.injuries)
+    c = AV.candidate_frame(s, inp.results, inp.box, inp.injuries, schedule=inp.targets)
     print(f"candidate_frame: {len(s):,} sides -> {len(c):,} rows in {time.time() - t0:.1f}s")
     c = c.merge(s[["_side", "game_id", "is_home", "opp_id"]], on="_side", how="left")
     lab = inp.box[inp.box["minutes"].notna()][["game_id", "team_id", "player_id", "minutes"]]

@@ -11,7 +11,12 @@ import pandas as pd
 from exp.common import DEV, EVAL, brier, cached, ll
 from pipeline_assets.features.availability import AVAIL_FEATURES
 
-FEATS = [f for f in AVAIL_FEATURES if f not in ("inj_q", "inj_prob", "on_roster")]
+FEATS = [f for f in AVAIL_FEATURES if f not in ("inj_q", "inj_prob", "on_roster", "playoff")]
+FEATS_OLD = [f for f in FEATS if f not in ("team_win_pct", "games_left")]
+# post-season model: no short-term recency (regular-season-end rest says little about playoffs)
+FEATS_PO = [f for f in FEATS if f not in ("missed", "days_since", "played_l3", "played_l5",
+                                          "played_l10", "min_team_l5", "min_last", "ramp",
+                                          "games_left", "b2b_x_min")]
 PARAMS = dict(n_estimators=150, learning_rate=0.1, num_leaves=15, min_child_samples=200,
               subsample=0.8, subsample_freq=1, colsample_bytree=0.8, reg_lambda=1.0)
 

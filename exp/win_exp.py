@@ -58,12 +58,18 @@ def box_weights_by_season(box, ridge=1.0, min_minutes=250.0):
 
 
 def player_feats(hl=365.0, k_pm=1500.0, k_box=300.0, repl=-2.0, m_mode="blend", p_col="p_play",
-                 box_ridge=1.0, extra_cols=False):
+                 box_ridge=1.0, extra_cols=False, hl_box=None):
     games, inp, box = base()
     key = ("stream", hl)
     if key not in _CACHE:
         _CACHE[key] = PL.rating_stream(_box_full(inp, box), half_life=hl)
     stream = _CACHE[key]
+    bstream = None
+    if hl_box is not None and hl_box != hl:
+        bkey = ("stream", hl_box)
+        if bkey not in _CACHE:
+            _CACHE[bkey] = PL.rating_stream(_box_full(inp, box), half_life=hl_box)
+        bstream = _CACHE[bkey]
     if "cand" not in _CACHE:
         c = pd.read_parquet(EXP / "cand.parquet")
         c["p_play"] = pd.read_parquet(EXP / "pplay.parquet")["p_play"].to_numpy()
@@ -79,7 +85,8 @@ def player_feats(hl=365.0, k_pm=1500.0, k_box=300.0, repl=-2.0, m_mode="blend", 
         if not sel.any():
             continue
         rr = PL.player_ratings(c.loc[sel, ["player_id", "cutoff_ts"]].reset_index(drop=True),
-                               stream, w, k_pm=k_pm, k_box=k_box, repl_48=repl)
+                               stream, w, k_pm=k_pm, k_box=k_box, repl_48=repl,
+                               box_stream=bstream)
         rr.index = np.flatnonzero(sel)
         parts.append(rr)
     R = pd.concat(parts).sort_index()
@@ -119,7 +126,10 @@ def side_strength(cc, p_col="p_play", r_col="rating", repl=-2.0):
 # ------------------------------------------------------------------ walk-forward LR
 
 def walk_lr(X: pd.DataFrame, games: pd.DataFrame, seasons, C=1.0, cadence=7, first="2015-16",
-            weight_hl=None, train_from=None):
+            weight_hl=None, train_from=None, home_col=None, return_models=False):
+    """Walk-forward standardized logistic regression.  With ``home_col`` the model has no
+    intercept; that column (1 = home advantage applies, 0 = neutral site) enters unscaled, so the
+    home edge is a coefficient that vanishes at neutral sites."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     y = games["y"].to_numpy()
@@ -127,7 +137,9 @@ def walk_lr(X: pd.DataFrame, games: pd.DataFrame, seasons, C=1.0, cadence=7, fir
     day = pd.to_datetime(games["game_date"]).to_numpy("datetime64[D]")
     season = games["season"].to_numpy()
     Xv = X.to_numpy(float)
+    hidx = list(X.columns).index(home_col) if home_col else None
     pred = np.full(len(games), np.nan)
+    last = None
     for s in seasons:
         te = np.flatnonzero((season == s) & ok)
         d0 = day[te].min()
@@ -139,17 +151,36 @@ def walk_lr(X: pd.DataFrame, games: pd.DataFrame, seasons, C=1.0, cadence=7, fir
             med = np.nanmedian(Xt, axis=0)
             med = np.where(np.isfinite(med), med, 0.0)
             Xt = np.where(np.isfinite(Xt), Xt, med)
-            sc = StandardScaler().fit(Xt)
+            sc = _Scaler(hidx).fit(Xt)
             sw = None
             if weight_hl:
                 age = (start - day[tr]).astype(float)
                 sw = 0.5 ** (age / weight_hl)
-            m = LogisticRegression(C=C, max_iter=1000).fit(sc.transform(Xt), y[tr],
-                                                           sample_weight=sw)
+            m = LogisticRegression(C=C, max_iter=1000, fit_intercept=hidx is None).fit(
+                sc.transform(Xt), y[tr], sample_weight=sw)
             rows = te[blk == b]
             Xr = np.where(np.isfinite(Xv[rows]), Xv[rows], med)
             pred[rows] = m.predict_proba(sc.transform(Xr))[:, 1]
-    return pred
+            last = (m, sc, list(X.columns))
+    return (pred, last) if return_models else pred
+
+
+class _Scaler:
+    """StandardScaler that leaves one column (the home flag) unscaled."""
+
+    def __init__(self, keep=None):
+        self.keep = keep
+
+    def fit(self, X):
+        self.mu = X.mean(axis=0)
+        self.sd = X.std(axis=0)
+        self.sd = np.where(self.sd > 0, self.sd, 1.0)
+        if self.keep is not None:
+            self.mu[self.keep], self.sd[self.keep] = 0.0, 1.0
+        return self
+
+    def transform(self, X):
+        return (X - self.mu) / self.sd
 
 
 def evaluate(preds: dict, games: pd.DataFrame, seasons, ref="market", prev=None):

@@ -52,6 +52,10 @@ the number of T's games available at c.  Features per candidate (names as in ``A
   min_rank        rank of min_l5 among the side's candidates (1 = most minutes)
   on_roster       the player is on a roster snapshot available at cutoff (1.0), not (0.0), or
                   NaN when no roster snapshot was given for the side
+  team_win_pct    T's win share this season from results available at cutoff (0.5 when none)
+  games_left      T's regular-season games scheduled after this one (from ``schedule``; the
+                  schedule is public in advance; NaN without a schedule, 0 in the playoffs)
+  playoff         the target is a post-season game (``schedule.game_type``; 0 without one)
 """
 from __future__ import annotations
 
@@ -71,7 +75,8 @@ AVAIL_FEATURES = [
     "missed", "days_since", "played_l3", "played_l5", "played_l10", "played_l20", "min_last",
     "min_l5", "min_ewm", "min_team_l5", "season_share", "new_season", "apps_team", "ramp",
     "inj_out", "inj_q", "inj_prob", "inj_games", "inj_protocol", "inj_long", "b2b",
-    "three_in_four", "b2b_x_min", "min_rank", "on_roster",
+    "three_in_four", "b2b_x_min", "min_rank", "on_roster", "team_win_pct", "games_left",
+    "playoff",
 ]
 
 _PROTOCOL = r"health and safety|protocol|covid|coronavirus"
@@ -126,8 +131,8 @@ def appearances(box: pd.DataFrame, tg: pd.DataFrame) -> pd.DataFrame:
 
 def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFrame,
                     injuries: pd.DataFrame, rosters: pd.DataFrame | None = None,
-                    *, tg: pd.DataFrame | None = None, apps: pd.DataFrame | None = None
-                    ) -> pd.DataFrame:
+                    schedule: pd.DataFrame | None = None, *, tg: pd.DataFrame | None = None,
+                    apps: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (side, candidate player) with ``AVAIL_FEATURES`` (see the module docstring).
 
     ``sides``: ``_side`` (unique int), ``team_id``, ``season``, ``game_date``, ``cutoff_ts``.
@@ -144,6 +149,12 @@ def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFram
     s["ks_now"] = np.where(now["season"].to_numpy(object) == s["season"].to_numpy(object),
                            now["ks"].fillna(0).to_numpy(), 0).astype(np.int64)
     s["last_day"] = now["day"].to_numpy(float)
+    # standing: this season's win share from every available result
+    rec = _win_stream(results)
+    wr = A.asof(s, rec, ["team_id", "season"], ["w", "n"])
+    s["team_win_pct"] = np.where(wr["n"].fillna(0) > 0, wr["w"] / wr["n"].where(wr["n"] > 0, 1),
+                                 0.5)
+    s["games_left"], s["playoff"] = _games_left(s, schedule)
 
     # T's last CANDIDATE_GAMES available games per side
     tgk = tg[["team_id", "k", "game_id", "day"]]
@@ -241,9 +252,45 @@ def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFram
         c["on_roster"] = np.where(has_ros, on.astype(float), np.nan)
     else:
         c["on_roster"] = np.nan
+    c["team_win_pct"] = c["team_win_pct"].astype(float)
     c = A._sorted(c, key)
     return c[["_side", "team_id", "player_id", "season", "game_date", "cutoff_ts"]
              + AVAIL_FEATURES].reset_index(drop=True)
+
+
+def _win_stream(res: pd.DataFrame) -> pd.DataFrame:
+    cols = ["season", "avail_ts", "final_ts", "game_id"]
+    hw = (res["home_pts"].to_numpy(float) > res["away_pts"].to_numpy(float)).astype(float)
+    long = pd.concat([res[cols].assign(team_id=res["home_team_id"].to_numpy(), win=hw),
+                      res[cols].assign(team_id=res["away_team_id"].to_numpy(), win=1.0 - hw)],
+                     ignore_index=True)
+    long = A._sorted(long, ["avail_ts", "final_ts", "game_id", "team_id"]).rename(
+        columns={"avail_ts": "ts"})
+    g = long.groupby(["team_id", "season"], sort=False)
+    long["w"] = g["win"].cumsum()
+    long["n"] = g.cumcount() + 1.0
+    return long
+
+
+def _games_left(s: pd.DataFrame, schedule: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """Regular-season games of the side's team after the target date (schedule rows with
+    snapshot_ts <= cutoff), and the playoff flag of the target date's game."""
+    if schedule is None or len(schedule) == 0:
+        return np.full(len(s), np.nan), np.zeros(len(s))
+    sc = schedule[["game_date", "season", "home_team_id", "away_team_id", "game_type",
+                   "snapshot_ts"]]
+    long = pd.concat([sc.assign(team_id=sc["home_team_id"]), sc.assign(team_id=sc["away_team_id"])],
+                     ignore_index=True)[["team_id", "season", "game_date", "game_type",
+                                         "snapshot_ts"]]
+    m = s[["_side", "team_id", "season", "game_date", "cutoff_ts"]].merge(
+        long, on=["team_id", "season"], how="left", suffixes=("", "_g"))
+    vis = m["snapshot_ts"] <= m["cutoff_ts"]
+    ahead = vis & (m["game_date_g"] > m["game_date"]) & (m["game_type"] == "regular")
+    left = ahead.groupby(m["_side"]).sum()
+    today = vis & (m["game_date_g"] == m["game_date"]) & (m["game_type"] == "playoff")
+    po = today.groupby(m["_side"]).any()
+    return (left.reindex(s["_side"]).fillna(0).to_numpy(float),
+            po.reindex(s["_side"]).fillna(False).to_numpy(float))
 
 
 def _ramp(ap: pd.DataFrame) -> pd.Series:

@@ -135,18 +135,26 @@ def decayed_asof(rows: pd.DataFrame, stream: pd.DataFrame, cols: list[str]) -> p
 
 def player_ratings(rows: pd.DataFrame, stream: pd.DataFrame, weights: BoxWeights,
                    k_pm: float = DEFAULT_K_PM, k_box: float = DEFAULT_K_BOX,
-                   repl_48: float = REPL_RATING_48) -> pd.DataFrame:
+                   repl_48: float = REPL_RATING_48,
+                   box_stream: pd.DataFrame | None = None) -> pd.DataFrame:
     """Ratings per 48 minutes as of each row's cutoff (rows: ``player_id``, ``cutoff_ts``):
     ``exposure`` (decayed minutes), ``r_box``, ``r_pm_raw`` (prior = replacement),
-    ``rating`` (plus-minus shrunk to the box rating).  Aligned with ``rows``."""
-    stats = list(stream.attrs["stats"])
-    d = decayed_asof(rows, stream, ["D_min", "D_pm"] + [f"D_{s}" for s in stats])
+    ``rating`` (plus-minus shrunk to the box rating).  ``box_stream`` (optional, e.g. with a
+    shorter half-life) feeds the box rates; ``stream`` the plus-minus.  Aligned with ``rows``."""
+    stats = list((box_stream if box_stream is not None else stream).attrs["stats"])
+    d = decayed_asof(rows, stream, ["D_min", "D_pm"])
+    db = d if box_stream is None else decayed_asof(rows, box_stream, ["D_min"])
+    dbs = decayed_asof(rows, box_stream if box_stream is not None else stream,
+                       [f"D_{s}" for s in stats])
+    for s_ in stats:
+        d[f"D_{s_}"] = dbs[f"D_{s_}"]
+    bmins = db["D_min"].to_numpy()
     mins = d["D_min"].to_numpy()
     rates = pd.DataFrame({s: (d[f"D_{s}"].to_numpy() + k_box * weights.repl_rates.get(s, 0.0))
-                          / (mins + k_box) for s in stats})
+                          / (bmins + k_box) for s in stats})
     r_box = weights.rating(rates)  # per minute
     repl = repl_48 / 48.0
-    r_box = np.where(mins > 0, r_box, repl)
+    r_box = np.where(bmins > 0, r_box, repl)
     out = pd.DataFrame({
         "exposure": mins,
         "r_box": 48.0 * r_box,
