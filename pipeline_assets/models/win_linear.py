@@ -1,6 +1,6 @@
 """Small, fast win models for the expected-lineup features (see exp/FINDINGS.md).
 
-``LinearWinModel`` -- market-free: a standardised logistic regression WITHOUT intercept whose home
+``LinearWinModel`` -- market-free: a scaled (not centred) logistic regression WITHOUT intercept whose home
 edge is the coefficient of an unscaled home flag (1, or 0 at a neutral site), so a neutral game
 gets no home advantage; training rows are weighted ``2 ** (-age_days / weight_half_life)`` so the
 home edge and every coefficient follow recent seasons (the league's home edge fell from 2019-20
@@ -69,7 +69,10 @@ def fit_linear_win(df: pd.DataFrame, feature_cols: list[str], label_col: str = "
     sd = np.where(sd > 0, sd, 1.0)
     hi = feature_cols.index(home_col) if home_col else None
     if hi is not None:
-        mu[hi], sd[hi] = 0.0, 1.0
+        # no intercept: features are scaled but NOT centred (centring would put an implicit
+        # intercept -sum(coef * mu / sd) back, a home edge that survives at neutral sites)
+        mu[:] = 0.0
+        sd[hi] = 1.0
     w = None
     if weight_half_life:
         d = pd.to_datetime(df.loc[ok, date_col].astype(str)).to_numpy("datetime64[D]")
