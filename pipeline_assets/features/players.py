@@ -48,7 +48,7 @@ BOX_STATS = ("pts", "fgm", "fga", "fg3m", "ftm", "fta", "oreb", "dreb", "ast", "
 DEFAULT_HALF_LIFE_DAYS = 365.0
 DEFAULT_K_PM = 1500.0    # prior weight of the plus-minus rating, in (decayed) minutes
 DEFAULT_K_BOX = 300.0    # prior weight of the box rates, in minutes
-REPL_RATING_48 = -2.0    # replacement-level on-court margin per 48 (unknown / unfilled minutes)
+REPL_RATING_48 = -3.0    # replacement-level on-court margin per 48 (unknown / unfilled minutes)
 
 
 @dataclass
@@ -63,6 +63,19 @@ class BoxWeights:
         for k, b in self.coef.items():
             out = out + b * rates[k].to_numpy(float)
         return out
+
+
+# fit_box_weights on the archive's 2015-16..2018-19 player seasons (ridge 1, >= 250 minutes); a
+# fallback for a deployment without training seasons of its own -- refit on training data.
+DEFAULT_BOX_WEIGHTS = BoxWeights(
+    intercept=-0.097324,
+    coef={"pts": 0.483436, "fgm": 1.588907, "fga": -1.298477, "fg3m": 1.464168, "ftm": 0.221109,
+          "fta": -0.206627, "oreb": 0.002913, "dreb": 0.250853, "ast": 0.790591,
+          "stl": 1.348439, "blk": 1.027981, "tov": -1.888896, "pf": -0.436632},
+    repl_rates={"pts": 0.34515, "fgm": 0.129743, "fga": 0.303816, "fg3m": 0.030519,
+                "ftm": 0.055145, "fta": 0.079024, "oreb": 0.047515, "dreb": 0.134026,
+                "ast": 0.074337, "stl": 0.030717, "blk": 0.021333, "tov": 0.051051,
+                "pf": 0.104136})
 
 
 @numba.njit(cache=True)
