@@ -25,7 +25,7 @@ import pandas as pd
 
 from exp.common import DEV, EVAL, EXP, boot_ci, brier, ll, prepared
 from pipeline_assets import backtest as BT
-from pipeline_assets.domain import betting as B
+from tipoff_core.domain import betting as B
 from pipeline_assets.features import FEATURE_COLUMNS
 from pipeline_assets.features import players as PL
 from pipeline_assets.features import strength as S

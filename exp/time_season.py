@@ -35,7 +35,7 @@ if __name__ == "__main__":
     t2 = time.perf_counter()
     F = pd.concat(frames, ignore_index=True)
     # market columns (cheap) as in run_design.main
-    from pipeline_assets.domain import betting as B
+    from tipoff_core.domain import betting as B
     from pipeline_assets.models.win_linear import market_probability
     for s in seasons:
         sel = (F["season"] == s).to_numpy()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from exp.common import DEV, EVAL, EXP, boot_ci, brier, ll, prepared
-from pipeline_assets.domain import betting as B
+from tipoff_core.domain import betting as B
 from pipeline_assets.features import players as PL
 from pipeline_assets.features import team_ratings as TR
 
