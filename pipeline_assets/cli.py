@@ -21,6 +21,7 @@ from pipeline_assets.monitoring.live_runs import read_live_runs
 from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy
 from resources import storage
 from resources.registry import ModelRegistry, RegistryError
+from resources.sources import injury_report
 from tipoff_core import catalog
 from tipoff_core.tags import RETRAIN_DEMO, RETRAIN_TAG
 from tipoff_core.timeutil import LEAGUE_TZ, now_utc
@@ -196,6 +197,24 @@ def cmd_pin(args) -> int:
     return 0
 
 
+def cmd_injuries(args) -> int:
+    """parse: the official injury report PDF FILE as CSV (one row per player, one per team not
+    yet submitted)."""
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:  # missing, a folder, no permission
+        raise UserError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    try:
+        report_ts, rows = injury_report.parse_report(data)
+    except injury_report.InjuryReportError as exc:
+        raise UserError(f"{args.file} is not a usable injury report: {exc}") from None
+    try:
+        injury_report.report_table(report_ts, rows).to_csv(sys.stdout, index=False)
+    except BrokenPipeError:  # e.g. `tipoff injuries parse ... | head`
+        sys.stderr.close()
+    return 0
+
+
 def cmd_live_runs(args) -> int:
     df = read_live_runs(storage.data_root(), args.date)
     if df.empty:
@@ -261,6 +280,10 @@ def parser() -> argparse.ArgumentParser:
     pn.add_argument("--run", help="run token YYYYMMDDTHHMMSSZ to pin")
     pn.add_argument("--unpin", action="store_true", help="remove the pin (LATEST applies again)")
     pn.set_defaults(fn=cmd_pin)
+    inj = sub.add_parser("injuries", help="read the league's official injury report PDF")
+    inj.add_argument("action", choices=["parse"], help="parse: print its rows as CSV")
+    inj.add_argument("file", help="Injury-Report_<date>_<time>.pdf")
+    inj.set_defaults(fn=cmd_injuries)
     lr = sub.add_parser("live-runs", help="the run registry of live runs (ops/live_runs.jsonl)")
     lr.add_argument("--date", help="only this league date")
     lr.add_argument("--limit", type=int, default=50)

@@ -30,7 +30,7 @@ SCHEDULE = {
 }
 INJURIES = {
     "game_date": "date", "team_id": "int", "team": "str", "player_id": "int", "player_name": "str",
-    "status": "str",  # Out | Doubtful | Questionable | Probable | Available
+    "status": "str",  # one of STATUSES; "Not Yet Submitted" rows are team-level (see there)
     "reason": "str", "snapshot_ts": "ts",
 }
 ODDS = {
@@ -186,7 +186,13 @@ def restore_dtypes(df: pd.DataFrame, kind: str) -> pd.DataFrame:
 GAME_TYPES = ("preseason", "regular", "allstar", "playoff", "playin", "cup_final", "other")
 AMERICAN_MIN, AMERICAN_MAX = 100.0, 100_000.0   # |American price|; -100 < x < 100 is not a price
 MIN_OVERROUND, MAX_OVERROUND = 0.95, 1.30        # implied probabilities of a book's two sides
-STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available")
+# A team whose official injury report is not in yet ("NOT YET SUBMITTED" in the PDF) is one
+# team-level INJURIES row: player_id TEAM_LEVEL_PLAYER_ID, player_name "", status
+# NOT_YET_SUBMITTED.  It means the team's availability is unknown at that snapshot -- never that
+# nobody is injured; a later snapshot with the team's player rows supersedes it.
+NOT_YET_SUBMITTED = "Not Yet Submitted"
+TEAM_LEVEL_PLAYER_ID = 0
+STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available", NOT_YET_SUBMITTED)
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "box_scores": {"minutes": (0, 70), "pts": (0, 100), "fga": (0, 60), "fta": (0, 40),

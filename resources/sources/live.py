@@ -8,7 +8,9 @@ Endpoints (logical names, used in errors and `Extract.endpoint`):
   stats.boxscoretraditionalv3   https://stats.nba.com/stats/boxscoretraditionalv3
   stats.commonteamroster        https://stats.nba.com/stats/commonteamroster
   oddsapi.v4.odds               https://api.the-odds-api.com/v4/sports/basketball_nba/odds
-  injury_report                 rows parsed from the official PDF by an injected provider
+  injury_report                 https://ak-static.cms.nba.com/referee/injury/Injury-Report_*.pdf
+                                (the newest official PDF at as_of, see sources/injury_report.py;
+                                or rows from an injected provider)
 
 Semantics and decisions (see also each `_fetch_*`):
 
@@ -37,7 +39,11 @@ Semantics and decisions (see also each `_fetch_*`):
   team id, away team id); unmatched events are dropped and counted.  One row per (event,
   bookmaker); markets other than h2h/spreads/totals (e.g. `h2h_lay`) are ignored.
 - injuries: `parse_injury_report_rows` normalizes the rows; player ids come from the teams'
-  rosters (matched by normalized name), else a stable negative surrogate.
+  rosters (matched by normalized name), else a stable negative surrogate.  A team whose report
+  is NOT YET SUBMITTED is one team-level row (player_id 0, status "Not Yet Submitted":
+  availability unknown, not healthy).  By default the rows come from the newest official PDF
+  at or before as_of (`injury_report.official_report_provider`); a damaged PDF fails the fetch
+  with the PDF as raw.
 
 Raw payloads: a kind answered by a single request keeps the exact response bytes; a kind that
 needs several requests keeps deterministic JSON `{request name: parsed payload}`.  The schedule,
@@ -57,12 +63,15 @@ from typing import Any
 
 import pandas as pd
 
-from tipoff_core.schemas import GAME_TYPES, STATUSES, empty_frame
+from tipoff_core.schemas import (
+    GAME_TYPES, NOT_YET_SUBMITTED, STATUSES, TEAM_LEVEL_PLAYER_ID, empty_frame,
+)
 from tipoff_core.timeutil import (
     GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
 )
 from resources.sources.base import Extract, SourceError, finish
 from resources.sources.http import HttpClient, redact_text, scrub_bytes
+from resources.sources.injury_report import official_report_provider
 
 SOURCE = "live"
 
@@ -276,8 +285,11 @@ def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
     Each row has "Game Date" (MM/DD/YYYY), "Game Time", "Matchup" (AWAY@HOME), "Team" (full
     name), "Player Name" ("Last, First"), "Current Status" and "Reason".  Blank "Game Date",
     "Game Time", "Matchup" and "Team" cells are carried down from the row above (the PDF prints
-    them once per game/team).  Rows without a player (e.g. "NOT YET SUBMITTED") are skipped and
-    counted in `notes["rows_without_player"]`.
+    them once per game/team).  A row without a player whose "Current Status" is "NOT YET
+    SUBMITTED" (how `injury_report.parse_report` gives a team whose report is not in) becomes a
+    team-level row: player_id TEAM_LEVEL_PLAYER_ID (0), player_name "", status NOT_YET_SUBMITTED
+    (the team's availability is unknown, not healthy).  Other rows without a player are skipped
+    and counted in `notes["rows_without_player"]`.
 
     `roster` (columns team_id, player_id, player_name) supplies NBA person ids, matched by team
     and normalized name, then by normalized name alone when that is unambiguous; other players
@@ -311,7 +323,9 @@ def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
                 carried[k] = vals[k]
             else:
                 vals[k] = carried[k]
-        if not vals["Player Name"]:
+        team_row = (not vals["Player Name"]
+                    and vals["Current Status"].title() == NOT_YET_SUBMITTED)
+        if not vals["Player Name"] and not team_row:
             skipped += 1
             continue
         try:
@@ -327,6 +341,15 @@ def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
             raise doc.error(f"{path}.Current Status",
                             f"is not one of {', '.join(STATUSES)}: "
                             f"{_short(vals['Current Status'])}")
+        if team_row:  # the team's report is not in: availability unknown
+            out.append({"game_date": game_date.isoformat(), "team_id": team_id,
+                        "team": TEAM_TRICODE[team_id], "player_id": TEAM_LEVEL_PLAYER_ID,
+                        "player_name": "", "status": status, "reason": vals["Reason"],
+                        "snapshot_ts": snap})
+            continue
+        if status == NOT_YET_SUBMITTED:
+            raise doc.error(f"{path}.Current Status",
+                            "is the team-level status NOT YET SUBMITTED on a player row")
         name = report_name_to_first_last(vals["Player Name"])
         key = normalize_name(name)
         pid = by_team.get((team_id, key))
@@ -345,13 +368,6 @@ def parse_injury_report_rows(rows: list[dict], report_ts: pd.Timestamp, *,
     return pd.DataFrame(out)
 
 
-def _no_injury_provider(game_date: dt.date, as_of: pd.Timestamp):
-    raise SourceError(SOURCE, EP_INJURIES,
-                      "no injury_rows_provider is configured: the official injury report is a "
-                      "PDF; pass LiveSource(injury_rows_provider=callable(game_date, as_of) -> "
-                      "(rows, report_ts))")
-
-
 # ------------------------------------------------------------------------------- the source
 class LiveSource:
     """Source backed by the public NBA endpoints, The Odds API and the injury report."""
@@ -366,7 +382,8 @@ class LiveSource:
             raise ValueError(f"final_ts_policy must be one of {FINAL_TS_POLICIES}")
         self.http = http or HttpClient()
         self._odds_api_key = odds_api_key
-        self.injury_rows_provider = injury_rows_provider or _no_injury_provider
+        # Default: the newest official PDF at or before as_of; tests inject rows instead.
+        self.injury_rows_provider = injury_rows_provider or official_report_provider(self.http)
         self.odds_regions = odds_regions
         self.final_ts_policy = final_ts_policy
         # The season schedule is several MB and every snapshot run asks for it at least twice
@@ -855,8 +872,9 @@ class LiveSource:
         notes["rows_other_dates"] = int(len(prelim) - len(day))
         kept: dict[str, Any] = {EP_INJURIES: {"report_ts": str(report_ts), "rows": rows}}
         roster = None
-        if len(day):
-            roster, roster_raw = self._rosters(day["team_id"].unique(), season_of(game_date),
+        players = day[day["player_id"] != TEAM_LEVEL_PLAYER_ID]  # team rows need no roster
+        if len(players):
+            roster, roster_raw = self._rosters(players["team_id"].unique(), season_of(game_date),
                                                as_of, notes)
             kept.update(roster_raw)
         df = parse_injury_report_rows(rows, report_ts, roster=roster, raw=report_raw, notes=notes)
