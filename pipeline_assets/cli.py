@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
 from tipoff_core import catalog
+from tipoff_core.domain import rating
 from tipoff_core.tags import RETRAIN_DEMO, RETRAIN_TAG
 from tipoff_core.timeutil import LEAGUE_TZ, now_utc
 
@@ -226,6 +228,27 @@ def cmd_live_runs(args) -> int:
     return 0
 
 
+def cmd_rating(args) -> int:
+    """Rate a game from its NBA CDN play-by-play file (JSON, gzipped or not): JSON on stdout."""
+    try:
+        flow = rating.pbp_flow(rating.decode_payload(Path(args.pbp).read_bytes()))
+    except OSError as exc:  # missing, a folder, no permission
+        raise UserError(f"cannot read {args.pbp}: {exc.strerror or exc}") from None
+    except rating.PlayByPlayError as exc:
+        raise UserError(f"{args.pbp} is not a usable play-by-play file: {exc}") from None
+    try:
+        ctx = rating.RatingContext(home_elo=args.home_elo, away_elo=args.away_elo,
+                                   rivalry=args.rivalry, inter_conference=None if
+                                   args.conference is None else args.conference == "inter")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    score, comps = rating.game_rating(flow, ctx)
+    rnd = {k: {f: round(v, 4) if isinstance(v, float) else v for f, v in c.items()}
+           for k, c in comps.items()}
+    print(json.dumps({**flow.summary(), "rating": round(score, 1), "components": rnd}, indent=2))
+    return 0
+
+
 # Exceptions that are the user's to fix: one line, exit 2.
 USER_ERRORS = (UserError, catalog.UnknownTableError, catalog.BadKeyError, storage.NotMaterialized,
                storage.LayoutError, RegistryError, LiveInputError, FileNotFoundError)
@@ -288,6 +311,13 @@ def parser() -> argparse.ArgumentParser:
     lr.add_argument("--date", help="only this league date")
     lr.add_argument("--limit", type=int, default=50)
     lr.set_defaults(fn=cmd_live_runs)
+    rt = sub.add_parser("rating", help="rate a game 0-100 from its play-by-play (docs/RATING.md)")
+    rt.add_argument("--pbp", required=True, help="NBA CDN playbyplay_<gameId>.json[.gz]")
+    rt.add_argument("--home-elo", type=float, help="pre-game Elo of the home team (with --away-elo)")
+    rt.add_argument("--away-elo", type=float, help="pre-game Elo of the away team")
+    rt.add_argument("--rivalry", action="store_true", help="the matchup is a rivalry")
+    rt.add_argument("--conference", choices=["same", "inter"], help="default: unknown (neutral)")
+    rt.set_defaults(fn=cmd_rating)
     return p
 
 
