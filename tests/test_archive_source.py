@@ -50,7 +50,8 @@ BETTING_2022 = BETTING_HEADER + (
     "2,110,0,1\n"
 )
 LOGS_HEADER = ("SEASON_ID,PLAYER_ID,PLAYER_NAME,TEAM_ID,TEAM_ABBREVIATION,TEAM_NAME,GAME_ID,"
-               "GAME_DATE,MATCHUP,WL,MIN,PTS,FGM,FGA,FTA,OREB,TOV,SEASON_LABEL\n")
+               "GAME_DATE,MATCHUP,WL,MIN,PTS,FGM,FGA,FG3M,FTM,FTA,OREB,DREB,AST,STL,BLK,TOV,PF,"
+               "PLUS_MINUS,SEASON_LABEL\n")
 
 
 def _log_rows(game_id: str, date: str, home: str, away: str, players: list[tuple]) -> str:
@@ -58,7 +59,7 @@ def _log_rows(game_id: str, date: str, home: str, away: str, players: list[tuple
     for pid, name, team, mins, pts in players:
         matchup = f"{home} vs. {away}" if team == home else f"{away} @ {home}"
         rows.append(f"22021,{pid},{name},{TEAM[team]},{team},x,{game_id},{date},{matchup},W,"
-                    f"{mins},{pts},1,5,2,1,1,2021-22\n")
+                    f"{mins},{pts},1,5,0,1,2,1,3,2,1,0,1,2,{pts % 7 - 3},2021-22\n")
     return "".join(rows)
 
 

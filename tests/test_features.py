@@ -31,7 +31,8 @@ def game_row(gid, season, day, home, away, tip=(19, 30)):
     tip_ts = et(day, *tip)
     return {"game_id": gid, "season": season, "game_date": day, "tip_ts": tip_ts,
             "home_team_id": home, "away_team_id": away, "home_team": f"T{home}",
-            "away_team": f"T{away}", "game_type": "regular",
+            "away_team": f"T{away}", "game_type": "regular", "neutral_site": False,
+            "home_games_left": pd.NA, "away_games_left": pd.NA,
             "snapshot_ts": tip_ts - pd.Timedelta(days=20)}
 
 
@@ -59,7 +60,8 @@ def results_of(games: list[dict], scores: dict[str, tuple[int, int]],
 
 def box_rows(rows: list[dict]) -> pd.DataFrame:
     base = {"player_name": "x", "pts": pd.NA, "fga": pd.NA, "fta": pd.NA, "oreb": pd.NA,
-            "tov": pd.NA, "starter": pd.NA}
+            "tov": pd.NA, "starter": pd.NA, "plus_minus": np.nan,
+            **{s: pd.NA for s in ("fgm", "fg3m", "ftm", "dreb", "ast", "stl", "blk", "pf")}}
     return conform(pd.DataFrame([{**base, **r} for r in rows]), "box_scores", "test", "box")
 
 

@@ -48,7 +48,11 @@ def _box_row(rng, gid, day, team, pid, snap):
             "pts": int(rng.integers(0, 40)) if rng.random() > 0.1 else pd.NA,
             "fga": int(rng.integers(20, 60)), "fta": int(rng.integers(0, 15)),
             "oreb": int(rng.integers(0, 8)), "tov": int(rng.integers(0, 10)),
-            "starter": [True, False, pd.NA][int(rng.integers(0, 3))], "snapshot_ts": snap}
+            "starter": [True, False, pd.NA][int(rng.integers(0, 3))],
+            "plus_minus": float(rng.integers(-20, 21)) if rng.random() > 0.05 else np.nan,
+            **{s: int(rng.integers(0, 8)) for s in ("fgm", "fg3m", "ftm", "dreb", "ast", "stl",
+                                                   "blk", "pf")},
+            "snapshot_ts": snap}
 
 
 def _odds_row(rng, gid, book, snap):
@@ -75,7 +79,8 @@ def make_league(seed: int, n_teams: int, n_games: int):
         sched.append({"game_id": gid, "season": season_of(d), "game_date": d, "tip_ts": tip,
                       "home_team_id": h, "away_team_id": a, "home_team": f"T{h}",
                       "away_team": f"T{a}", "game_type": "regular",
-                      "snapshot_ts": tip - pd.Timedelta(days=30)})
+                      "neutral_site": bool(rng.random() < 0.05), "home_games_left": pd.NA,
+                      "away_games_left": pd.NA, "snapshot_ts": tip - pd.Timedelta(days=30)})
         for team in (h, a):
             for pid in rng.choice([team * 10 + j for j in range(4)], 2, replace=False):
                 inj.append({"game_date": d, "team_id": team, "team": f"T{team}",

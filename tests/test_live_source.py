@@ -517,9 +517,9 @@ def test_injuries_from_parsed_report_rows(fx):
     assert router.calls == []
 
 
-def test_injuries_without_provider_is_a_clear_error():
-    src = LiveSource(http=HttpClient(transport=Router()))
-    with pytest.raises(SourceError, match="injury_rows_provider") as err:
+def test_injuries_default_to_the_official_report_and_fail_clearly_without_it():
+    src = LiveSource(http=HttpClient(transport=Router()))  # the router knows no report URL
+    with pytest.raises(SourceError, match="Injury-Report_") as err:
         src.fetch("injuries", dt.date(2026, 1, 13), AS_OF)
     assert err.value.source == "live" and err.value.endpoint == EP_INJURIES
 

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: box scores carry the whole traditional line, schedules neutral_site
 
 SCHEDULE = {
     "game_id": "str", "season": "str", "game_date": "date", "tip_ts": "ts",
     "home_team_id": "int", "away_team_id": "int", "home_team": "str", "away_team": "str",
     "game_type": "str",  # one of GAME_TYPES (archive and simulated: regular | playoff)
+    "neutral_site": "bool",  # neither team at home (2020 bubble, NBA Cup knockouts, games abroad)
+    # each team's regular-season games after this one in the published season schedule
+    # (end-of-season rest); NA when the source does not know the season schedule
+    "home_games_left": "Int", "away_games_left": "Int",
     "snapshot_ts": "ts",
 }
 INJURIES = {
@@ -51,7 +55,12 @@ RESULTS = {
 BOX_SCORES = {
     "game_id": "str", "game_date": "date", "team_id": "int", "player_id": "int",
     "player_name": "str", "minutes": "float", "pts": "Int", "fga": "Int", "fta": "Int",
-    "oreb": "Int", "tov": "Int", "starter": "bool", "snapshot_ts": "ts",
+    "oreb": "Int", "tov": "Int", "starter": "bool",
+    # the rest of the traditional box line (player ratings use them); plus_minus = the team's
+    # margin while the player was on the floor
+    "plus_minus": "float", "fgm": "Int", "fg3m": "Int", "ftm": "Int", "dreb": "Int", "ast": "Int",
+    "stl": "Int", "blk": "Int", "pf": "Int",
+    "snapshot_ts": "ts",
 }
 
 # kind -> (schema, primary key).  Snapshot kinds may hold several snapshot_ts per key.
@@ -196,7 +205,9 @@ STATUSES = ("Out", "Doubtful", "Questionable", "Probable", "Available", NOT_YET_
 
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
     "box_scores": {"minutes": (0, 70), "pts": (0, 100), "fga": (0, 60), "fta": (0, 40),
-                   "oreb": (0, 30), "tov": (0, 20)},
+                   "oreb": (0, 30), "tov": (0, 20), "plus_minus": (-80, 80), "fgm": (0, 40),
+                   "fg3m": (0, 20), "ftm": (0, 40), "dreb": (0, 40), "ast": (0, 40),
+                   "stl": (0, 20), "blk": (0, 20), "pf": (0, 6)},
     "results": {"home_pts": (0, 200), "away_pts": (0, 200), "overtime_periods": (0, 10),
                 **{f"{s}_{q}": (0, 90) for s in ("home", "away") for q in ("q1", "q2", "q3", "q4")},
                 "home_ot": (0, 120), "away_ot": (0, 120)},
@@ -287,4 +298,32 @@ def violations(df: pd.DataFrame, kind: str) -> list[RuleViolation]:
     if dup.any():
         out.append(RuleViolation(kind, keys[0], f"one row per key ({', '.join(keys)})",
                                  list(map(int, df.index[dup])), examples(dup, keys[0])))
+    return out
+
+
+def games_left(games: pd.DataFrame, date: str, season: str, home: str, away: str,
+               game_type: str) -> dict[str, pd.Series]:
+    """`home_games_left` / `away_games_left` of a season schedule (every game of the seasons in
+    `games`): each team's regular-season games dated after each game's date."""
+    reg = games[games[game_type] == "regular"]
+    long = pd.concat([reg[[season, date, home]].set_axis([season, date, "team"], axis=1),
+                      reg[[season, date, away]].set_axis([season, date, "team"], axis=1)])
+    long = long.sort_values([season, "team", date], kind="mergesort")
+    counts = long.groupby([season, "team", date]).size().rename("n").reset_index()
+    counts["after"] = counts.groupby([season, "team"])["n"].transform(
+        lambda n: n[::-1].cumsum()[::-1] - n)
+    out = {}
+    for side, col in (("home", home), ("away", away)):
+        m = games[[season, date, col]].merge(
+            counts.rename(columns={"team": col}), on=[season, date, col], how="left")
+        # a team without a regular-season game that day (a playoff date): games after the date
+        left = m["after"]
+        if left.isna().any():
+            later = long.merge(games.loc[left.isna().to_numpy(), [season, date, col]]
+                               .rename(columns={col: "team", date: "d"}), on=[season, "team"])
+            n = (later[date] > later["d"]).groupby([later[season], later["team"], later["d"]]).sum()
+            fill = pd.Series([n.get((a, b, c), 0) for a, b, c in
+                              zip(m[season], m[col], m[date])], index=m.index)
+            left = left.fillna(fill)
+        out[f"{side}_games_left"] = pd.Series(left.to_numpy(), index=games.index).astype("Int64")
     return out

@@ -146,36 +146,48 @@ def decayed_asof(rows: pd.DataFrame, stream: pd.DataFrame, cols: list[str]) -> p
     return out
 
 
-def player_ratings(rows: pd.DataFrame, stream: pd.DataFrame, weights: BoxWeights,
-                   k_pm: float = DEFAULT_K_PM, k_box: float = DEFAULT_K_BOX,
-                   repl_48: float = REPL_RATING_48,
-                   box_stream: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Ratings per 48 minutes as of each row's cutoff (rows: ``player_id``, ``cutoff_ts``):
-    ``exposure`` (decayed minutes), ``r_box``, ``r_pm_raw`` (prior = replacement),
-    ``rating`` (plus-minus shrunk to the box rating).  ``box_stream`` (optional, e.g. with a
-    shorter half-life) feeds the box rates; ``stream`` the plus-minus.  Aligned with ``rows``."""
-    stats = list((box_stream if box_stream is not None else stream).attrs["stats"])
-    d = decayed_asof(rows, stream, ["D_min", "D_pm"])
-    db = d if box_stream is None else decayed_asof(rows, box_stream, ["D_min"])
-    dbs = decayed_asof(rows, box_stream if box_stream is not None else stream,
-                       [f"D_{s}" for s in stats])
-    for s_ in stats:
-        d[f"D_{s_}"] = dbs[f"D_{s_}"]
-    bmins = db["D_min"].to_numpy()
-    mins = d["D_min"].to_numpy()
-    rates = pd.DataFrame({s: (d[f"D_{s}"].to_numpy() + k_box * weights.repl_rates.get(s, 0.0))
-                          / (bmins + k_box) for s in stats})
-    r_box = weights.rating(rates)  # per minute
+# The decayed sums a rating is made of, as stored in the minutes feature table (model-free: the
+# box weights that turn them into a rating are fit at training time on training seasons).
+SUM_COLUMNS = {"D_min": "rt_minutes", "D_pm": "rt_pm", **{f"D_{s}": f"rt_{s}" for s in BOX_STATS}}
+APPS_COLUMN = "rt_apps"
+
+
+def rating_sums(rows: pd.DataFrame, stream: pd.DataFrame) -> pd.DataFrame:
+    """The decayed sums (``SUM_COLUMNS``) and appearance count of each row's player as of its
+    ``cutoff_ts`` (rows: ``player_id``, ``cutoff_ts``); aligned with ``rows``."""
+    cols = ["D_min", "D_pm", *(f"D_{s}" for s in stream.attrs["stats"])]
+    d = decayed_asof(rows, stream, cols)
+    return d.rename(columns={**SUM_COLUMNS, "n": APPS_COLUMN})
+
+
+def ratings_from_sums(sums: pd.DataFrame, weights: BoxWeights, k_pm: float = DEFAULT_K_PM,
+                      k_box: float = DEFAULT_K_BOX, repl_48: float = REPL_RATING_48
+                      ) -> pd.DataFrame:
+    """Ratings per 48 minutes from ``rating_sums`` columns: ``exposure`` (decayed minutes),
+    ``r_box``, ``r_pm_raw`` (prior = replacement), ``rating`` (plus-minus shrunk to the box
+    rating).  Aligned with ``sums``."""
+    mins = sums["rt_minutes"].to_numpy(float)
+    pm = sums["rt_pm"].to_numpy(float)
+    rates = pd.DataFrame({s: (sums[f"rt_{s}"].to_numpy(float)
+                              + k_box * weights.repl_rates.get(s, 0.0)) / (mins + k_box)
+                          for s in BOX_STATS if f"rt_{s}" in sums})
     repl = repl_48 / 48.0
-    r_box = np.where(bmins > 0, r_box, repl)
-    out = pd.DataFrame({
+    r_box = np.where(mins > 0, weights.rating(rates), repl)  # per minute
+    return pd.DataFrame({
         "exposure": mins,
         "r_box": 48.0 * r_box,
-        "r_pm_raw": 48.0 * (d["D_pm"].to_numpy() + k_pm * repl) / (mins + k_pm),
-        "rating": 48.0 * (d["D_pm"].to_numpy() + k_pm * r_box) / (mins + k_pm),
-        "n_apps": d["n"].to_numpy(),
-    })
-    return out
+        "r_pm_raw": 48.0 * (pm + k_pm * repl) / (mins + k_pm),
+        "rating": 48.0 * (pm + k_pm * r_box) / (mins + k_pm),
+        "n_apps": sums[APPS_COLUMN].to_numpy(),
+    }, index=sums.index)
+
+
+def player_ratings(rows: pd.DataFrame, stream: pd.DataFrame, weights: BoxWeights,
+                   k_pm: float = DEFAULT_K_PM, k_box: float = DEFAULT_K_BOX,
+                   repl_48: float = REPL_RATING_48) -> pd.DataFrame:
+    """Ratings per 48 minutes as of each row's cutoff (rows: ``player_id``, ``cutoff_ts``),
+    see ``ratings_from_sums``.  Aligned with ``rows``."""
+    return ratings_from_sums(rating_sums(rows, stream), weights, k_pm, k_box, repl_48)
 
 
 def season_totals(box: pd.DataFrame, stats: tuple[str, ...] = BOX_STATS) -> pd.DataFrame:

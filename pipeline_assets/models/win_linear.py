@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tipoff_core.domain import betting as B
+
 PROB_CLIP = 1e-4
 
 
@@ -88,7 +90,6 @@ def fit_linear_win(df: pd.DataFrame, feature_cols: list[str], label_col: str = "
 
 def market_probability(home_ml, away_ml, home_spread, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(P(home) from whatever line exists, source: 'moneyline' | 'spread' | '')."""
-    from tipoff_core.domain import betting as B
     hml, aml = np.asarray(home_ml, float), np.asarray(away_ml, float)
     spr = np.asarray(home_spread, float)
     ml_ok = np.isfinite(hml) & np.isfinite(aml) & (np.abs(hml) >= 100) & (np.abs(aml) >= 100)

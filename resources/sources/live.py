@@ -64,7 +64,7 @@ from typing import Any
 import pandas as pd
 
 from tipoff_core.schemas import (
-    GAME_TYPES, NOT_YET_SUBMITTED, STATUSES, TEAM_LEVEL_PLAYER_ID, empty_frame,
+    GAME_TYPES, NOT_YET_SUBMITTED, STATUSES, TEAM_LEVEL_PLAYER_ID, empty_frame, games_left,
 )
 from tipoff_core.timeutil import (
     GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
@@ -95,6 +95,10 @@ OT_DURATION = pd.Timedelta(minutes=15)
 # Every NBA game of a league date is over by this New York time on the next day.
 GAMELOG_FINAL_BY = dt.time(3, 0)
 
+# box-score column -> boxscoretraditionalv3 statistics key (besides points, attempts, minutes)
+BOX_LINE = {"fgm": "fieldGoalsMade", "fg3m": "threePointersMade", "ftm": "freeThrowsMade",
+            "dreb": "reboundsDefensive", "ast": "assists", "stl": "steals", "blk": "blocks",
+            "pf": "foulsPersonal"}
 # NBA game id prefix -> game type (the values are schemas.GAME_TYPES)
 GAME_TYPE_OF_PREFIX = dict(zip(("001", "002", "003", "004", "005", "006"), GAME_TYPES[:6]))
 _NAME_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
@@ -195,6 +199,7 @@ class _Doc:
         ok = {
             "str": lambda v: isinstance(v, str),
             "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "bool": lambda v: isinstance(v, bool),
             "num": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             "list": lambda v: isinstance(v, list),
             "dict": lambda v: isinstance(v, dict),
@@ -427,7 +432,7 @@ class LiveSource:
         ls = doc.get(payload, "leagueSchedule", "", "dict")
         season = doc.get(ls, "seasonYear", "leagueSchedule", "str")
         dates = doc.get(ls, "gameDates", "leagueSchedule", "list")
-        rows, tbd = [], 0
+        rows, tbd, season_games = [], 0, []
         for i, gd in enumerate(dates):
             gpath = f"leagueSchedule.gameDates[{i}]"
             doc.check(gd, gpath, "dict")
@@ -441,6 +446,11 @@ class LiveSource:
                 except ValueError:
                     raise doc.error(f"{path}.gameDateEst",
                                     f"is not a date: {_short(est)}") from None
+                season_games.append({
+                    "season": season, "game_date": gdate.isoformat(),
+                    "game_type": game_type_from_id(game_id),
+                    "home_team_id": (g.get("homeTeam") or {}).get("teamId"),
+                    "away_team_id": (g.get("awayTeam") or {}).get("teamId")})
                 if gdate != game_date:
                     continue
                 tip = doc.ts(g, "gameDateTimeUTC", path)
@@ -456,12 +466,23 @@ class LiveSource:
                     "tip_ts": tip, "home_team_id": teams["homeTeam"][0],
                     "away_team_id": teams["awayTeam"][0], "home_team": teams["homeTeam"][1],
                     "away_team": teams["awayTeam"][1], "game_type": game_type_from_id(game_id),
+                    "neutral_site": bool(doc.get(g, "isNeutral", path, "bool?")),
                     "snapshot_ts": as_of,
                 })
         notes["games"] = len(rows)
         if tbd:
             notes["tip_time_tbd"] = tbd
-        return pd.DataFrame(rows) if rows else empty_frame("schedule")
+        if not rows:
+            return empty_frame("schedule")
+        out = pd.DataFrame(rows)
+        # games left per team: the whole season's schedule is in the payload
+        season_df = pd.DataFrame(season_games)
+        keyed = season_df.assign(**games_left(season_df, "game_date", "season", "home_team_id",
+                                              "away_team_id", "game_type"))
+        key = ["game_date", "home_team_id", "away_team_id"]
+        out = out.merge(keyed[key + ["home_games_left", "away_games_left"]]
+                        .drop_duplicates(key), on=key, how="left")
+        return out
 
     def _schedule_table(self, game_date, as_of, notes=None) -> tuple[pd.DataFrame, Any, bytes]:
         payload, raw = self._schedule_payload()
@@ -679,6 +700,8 @@ class LiveSource:
                     "fta": doc.get(st, "freeThrowsAttempted", spath, "int"),
                     "oreb": doc.get(st, "reboundsOffensive", spath, "int"),
                     "tov": doc.get(st, "turnovers", spath, "int"),
+                    "plus_minus": float(doc.get(st, "plusMinusPoints", spath, "num")),
+                    **{col: doc.get(st, key, spath, "int") for col, key in BOX_LINE.items()},
                     "starter": doc.get(p, "position", path, "str").strip() != "",
                     "snapshot_ts": as_of,
                 })

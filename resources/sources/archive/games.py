@@ -43,13 +43,17 @@ from tipoff_core.timeutil import DEFAULT_TIP_LOCAL, GAME_DURATION
 from resources.sources.archive.files import (Checks, FileDamage, Problem, _bool, _datestr, _File,
                                              _local, _numeric, _parse_dates, _per_unique,
                                              _read_csv, _seasons_of)
-from tipoff_core.schemas import RANGES
+from tipoff_core.schemas import RANGES, games_left
 from resources.sources.archive.teams import TEAM_IDS, _map_teams
 
 SCHEDULE_LEAD_DAYS = 7
 # box-score column -> player-log column
 LOG_BOX_COLUMNS = {"minutes": "MIN", "pts": "PTS", "fga": "FGA", "fta": "FTA", "oreb": "OREB",
-                   "tov": "TOV"}
+                   "tov": "TOV", "plus_minus": "PLUS_MINUS", "fgm": "FGM", "fg3m": "FG3M",
+                   "ftm": "FTM", "dreb": "DREB", "ast": "AST", "stl": "STL", "blk": "BLK",
+                   "pf": "PF"}
+# The 2020 Orlando bubble: every game at a neutral site (the archive has no venue column).
+BUBBLE = ("2020-07-30", "2020-10-11")
 
 
 def one_per_key(out: pd.DataFrame, keys: list[str], what: str,
@@ -235,7 +239,7 @@ def read_logs(files: list[_File], problems: list[Problem]) -> tuple[pd.DataFrame
     """player_logs/*.csv(.gz): one row per (NBA game, player), with the archive game_id, and
     its notes; damaged files and bad rows go to `problems`."""
     req = ["PLAYER_ID", "PLAYER_NAME", "TEAM_ID", "TEAM_ABBREVIATION", "GAME_ID",
-           "GAME_DATE", "MATCHUP", "MIN", "PTS", "FGA", "FTA", "OREB", "TOV"]
+           "GAME_DATE", "MATCHUP", *LOG_BOX_COLUMNS.values()]
     frames, notes = [], {"files": 0, "rows": 0, "duplicate_rows_dropped": 0,
                          "non_game_rows_dropped": 0, "dropped_unknown_team": {}}
     box_ranges = RANGES["box_scores"]
@@ -499,7 +503,10 @@ def build_schedule(g: pd.DataFrame) -> pd.DataFrame:
         "game_id": g["game_id"], "season": g["season"], "game_date": g["game_date"],
         "tip_ts": g["tip_ts"], "home_team_id": g["home_team_id"],
         "away_team_id": g["away_team_id"], "home_team": g["home"], "away_team": g["away"],
-        "game_type": g["game_type"], "snapshot_ts": snap,
+        "game_type": g["game_type"],
+        "neutral_site": (g["game_date"] >= BUBBLE[0]) & (g["game_date"] <= BUBBLE[1]),
+        **games_left(g, "game_date", "season", "home_team_id", "away_team_id", "game_type"),
+        "snapshot_ts": snap,
     })
 
 
@@ -523,8 +530,8 @@ def build_box_scores(logs: pd.DataFrame) -> pd.DataFrame:
         "game_id": logs["game_id"], "game_date": _datestr(logs["day"]),
         "team_id": logs["team_id"], "player_id": logs["player_id"],
         "player_name": logs["player_name"], "minutes": logs["minutes"],
-        "pts": logs["pts"], "fga": logs["fga"], "fta": logs["fta"], "oreb": logs["oreb"],
-        "tov": logs["tov"], "starter": pd.Series(pd.NA, index=logs.index, dtype="boolean"),
+        **{c: logs[c] for c in LOG_BOX_COLUMNS if c != "minutes"},
+        "starter": pd.Series(pd.NA, index=logs.index, dtype="boolean"),
         "snapshot_ts": final,
     })
 

@@ -100,7 +100,45 @@ def box_scores(r_box: np.random.Generator, tidx: np.ndarray, games: dict, roles:
                           + excess.sum(-1, keepdims=True), axis=-1)
     oreb = _split(r_box, plays, oreb_t, minutes * posw * gam(3), 0.5)
     tov = _split(r_box, plays, tov_t, minutes * use * gam(3), 0.45)
-    return dict(minutes=minutes, starter=starter, pts=pts, fga=fga, fta=fta, oreb=oreb, tov=tov)
+    # the rest of the line from a child stream drawn last, so everything above stays identical
+    line = _box_line(_sub(r_box), minutes, plays, pts, fga, fta, oreb, posw, use,
+                     roles["value"][tidx], np.stack([h_pts - a_pts, a_pts - h_pts], 1))
+    return dict(minutes=minutes, starter=starter, pts=pts, fga=fga, fta=fta, oreb=oreb, tov=tov,
+                **line)
+
+
+def _box_line(rx, minutes, plays, pts, fga, fta, oreb, posw, use, value, margin):
+    """Makes, defensive rebounds, assists, steals, blocks, fouls and plus-minus (G, 2, 15).
+
+    Free throws made ~ Binomial(fta, 0.77); threes and twos are set so that
+    2 * fgm + fg3m + ftm = pts where the attempts allow it; plus-minus is the team's margin times
+    the player's share of the floor time plus his value relative to his minutes share (so better
+    players carry better on-court margins), with noise, summing to ~5 x the team margin."""
+    # every draw whose consumption depends on its parameters gets its own child stream (_sub):
+    # a shock that changes later games must not shift the draws of earlier ones
+    ftm = np.minimum(_sub(rx).binomial(fta, 0.77), pts)
+    field = pts - ftm
+    fg3m = np.minimum(_sub(rx).binomial(np.maximum(fga, 0), 0.13), field // 3)
+    fg3m = fg3m - ((field - fg3m) % 2)          # 2 * twos = field - 3 * threes must be even
+    fg3m = np.maximum(fg3m, 0)
+    fgm = np.minimum(fg3m + (field - 3 * fg3m) // 2, fga)
+    w = np.where(plays, minutes, 0.0)
+    share = w / np.maximum(w.sum(-1, keepdims=True), 1e-9)
+    opp_miss = (fga - fgm).sum(-1)[:, ::-1]      # the other side's misses
+    dreb_t = _sub(rx).binomial(np.maximum(opp_miss - oreb.sum(-1)[:, ::-1], 0), 0.9)
+    dreb = _split(rx, plays, dreb_t, minutes * posw, 0.45)
+    ast = _split(rx, plays, _sub(rx).binomial(fgm.sum(-1), 0.6), minutes * use, 0.45)
+    stl = _split(rx, plays, _sub(rx).poisson(7.5, margin.shape), minutes, 0.5)
+    blk = _split(rx, plays, _sub(rx).poisson(5.0, margin.shape), minutes * posw, 0.5)
+    pf = np.minimum(_split(rx, plays, _sub(rx).poisson(19.5, margin.shape), minutes, 0.3), 6)
+    floor = 5.0 * w / np.maximum(w.sum(-1, keepdims=True), 1e-9)   # of the 5 floor spots
+    dev = value - share * value.sum(-1, keepdims=True)
+    noise = rx.normal(0, 1, w.shape) * 4.0 * np.sqrt(floor)
+    noise = noise - floor * noise.sum(-1, keepdims=True) / 5.0
+    pm = floor * margin[..., None] + 1.5 * dev + noise
+    pm = np.where(plays, np.rint(pm), 0.0)
+    return dict(fgm=fgm, fg3m=fg3m, ftm=ftm, dreb=dreb, ast=ast, stl=stl, blk=blk, pf=pf,
+                plus_minus=pm)
 
 
 def _minutes(r_box, rank_s, role_s, side_out, blow, in_game, partial, ot):

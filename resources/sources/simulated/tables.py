@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from tipoff_core.schemas import games_left
+
 from resources.sources.simulated.injuries import _STATUS
 from resources.sources.simulated.league import N_TEAMS, NY
 from resources.sources.simulated.players import N_SLOTS
@@ -38,12 +40,14 @@ def _ts(a: np.ndarray) -> pd.DatetimeIndex:
 def _schedule(s: _Season, teams: pd.DataFrame, players: dict) -> pd.DataFrame:
     tid, tri = _teamcols(teams)
     release = pd.Timestamp(dt.datetime(s.year, 8, 15, 12, 0), tz=NY).tz_convert("UTC")
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "game_id": s.game_ids, "season": s.label, "game_date": _dates(s, s.game_day),
         "tip_ts": _ts(s.tip), "home_team_id": tid[s.home], "away_team_id": tid[s.away],
         "home_team": tri[s.home], "away_team": tri[s.away], "game_type": "regular",
-        "snapshot_ts": release,
+        "neutral_site": False,
     })
+    return out.assign(**games_left(out, "game_date", "season", "home_team_id", "away_team_id",
+                                   "game_type"), snapshot_ts=release)
 
 
 def _results(s: _Season, teams: pd.DataFrame, players: dict) -> pd.DataFrame:
@@ -84,6 +88,8 @@ def _box_scores(s: _Season, teams: pd.DataFrame, players: dict) -> pd.DataFrame:
         "player_name": players["name"][team_i, slot_i],
         "minutes": minutes[sel], "pts": ar["pts"][sel], "fga": ar["fga"][sel],
         "fta": ar["fta"][sel], "oreb": ar["oreb"][sel], "tov": ar["tov"][sel],
+        **{c: ar[c][sel] for c in ("plus_minus", "fgm", "fg3m", "ftm", "dreb", "ast", "stl",
+                                   "blk", "pf")},
         "starter": ar["starter"][sel], "snapshot_ts": _ts(fts),
     })
 
