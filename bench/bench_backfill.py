@@ -90,9 +90,8 @@ def _archive_gold_compute() -> dict:
                                 tables["odds"])
     t_games = time.perf_counter() - t1
     box = tables["box_scores"]
-    players = box[["game_id", "team_id", "player_id", "player_name"]].reset_index(drop=True)
     t2 = time.perf_counter()
-    minutes = build_minutes_features(targets, players, tables["results"], box, tables["injuries"],
+    minutes = build_minutes_features(targets, tables["results"], box, tables["injuries"],
                                      tables["odds"])
     t_min = time.perf_counter() - t2
     del pd

@@ -59,7 +59,10 @@ def synth_history(n_games: int = 19_000, n_seasons: int = 15, box_seasons: int =
         "game_id": g["game_id"], "season": g["season"], "game_date": g["game_date"],
         "tip_ts": tip, "home_team_id": g["home_team_id"], "away_team_id": g["away_team_id"],
         "home_team": g["home_team_id"].astype(str), "away_team": g["away_team_id"].astype(str),
-        "game_type": "regular", "snapshot_ts": tip - pd.Timedelta(days=30)})
+        "game_type": "regular", "neutral_site": False,
+        "home_games_left": pd.array([pd.NA] * n, dtype="Int64"),
+        "away_games_left": pd.array([pd.NA] * n, dtype="Int64"),
+        "snapshot_ts": tip - pd.Timedelta(days=30)})
     final = tip + pd.Timedelta(hours=2, minutes=30)
     qna = pd.array([pd.NA] * n, dtype="Int64")
     results = pd.DataFrame({
@@ -90,8 +93,11 @@ def synth_history(n_games: int = 19_000, n_seasons: int = 15, box_seasons: int =
     box["game_date"] = g["game_date"].to_numpy()[box["gi"]]
     box["player_name"] = "P" + box["player_id"].astype(str)
     rate = box["minutes"].to_numpy() / 48
-    for c, lam in (("pts", 24), ("fga", 19), ("fta", 6), ("oreb", 2.5), ("tov", 3)):
+    for c, lam in (("pts", 24), ("fga", 19), ("fta", 6), ("oreb", 2.5), ("tov", 3), ("fgm", 9),
+                   ("fg3m", 2), ("ftm", 4.5), ("dreb", 6), ("ast", 5), ("stl", 1.2), ("blk", 0.8),
+                   ("pf", 3)):
         box[c] = pd.array(rng.poisson(lam * rate), dtype="Int64")
+    box["plus_minus"] = np.round(rng.normal(0, 10, m) * np.sqrt(rate))
     box["starter"] = pd.array(box.groupby(["game_id", "team_id"]).cumcount().to_numpy() < 5,
                               dtype="boolean")
     box["snapshot_ts"] = final.to_numpy()[box["gi"]] + pd.Timedelta(minutes=20)
@@ -158,11 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"game features:    {len(gf):>8,} rows x {gf.shape[1]} cols in {dt_g:6.2f}s "
           f"= {len(gf) / dt_g:>9,.0f} rows/s; peak RSS {_peak_rss_mb():.0f} MB")
 
-    pt = h["box_scores"][["game_id", "team_id", "player_id", "player_name"]]
-    box_games = set(pt["game_id"])
+    box_games = set(h["box_scores"]["game_id"])
     mt = targets[targets["game_id"].isin(box_games)]
     t0 = time.perf_counter()
-    mf = build_minutes_features(mt, pt, *tables)
+    mf = build_minutes_features(mt, *tables)
     dt_m = time.perf_counter() - t0
     print(f"minutes features: {len(mf):>8,} rows x {mf.shape[1]} cols in {dt_m:6.2f}s "
           f"= {len(mf) / dt_m:>9,.0f} rows/s; peak RSS {_peak_rss_mb():.0f} MB")

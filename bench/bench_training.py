@@ -1,8 +1,8 @@
 """Model training time on the real archive's gold features (needs ../shared/data).
 
-Times `train_win_model` (market-free and with-market, fast and full grids) on the last six seasons
-before 2021-22 and `train_minutes_model` on three seasons, as the pipeline's win_model /
-minutes_model assets would run them.
+Times what the pipeline's win_model / minutes_model assets run: ``fit_win_models`` (box weights,
+availability classifier, out-of-sample P(plays) per season, the market-free linear model and the
+market stack) on the six seasons before 2021-22, and ``fit_minutes_model`` on three seasons.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("TIPOFF_SHARED_DIR", REPO.parent / "shared")) / "data"
 
 
@@ -19,30 +20,29 @@ def main() -> int:
     if not (DATA / "historical_lines").is_dir():
         print(f"skipped: no archive data at {DATA}")
         return 0
-    from pipeline_assets.backtest import build_archive_features
-    from pipeline_assets.features import FEATURE_COLUMNS, MARKET_COLUMNS
-    from pipeline_assets.models.minutes import train_minutes_model
-    from pipeline_assets.models.win import train_win_model
+    from pipeline_assets.backtest import archive_box_scores, build_archive_features
+    from pipeline_assets.models.lineup import fit_minutes_model, fit_win_models
     games, minutes = build_archive_features(DATA, progress=lambda m: None)
-    seasons = sorted(games["season"].unique())
-    win_train = games[games["season"].isin(seasons[seasons.index("2021-22") - 6:seasons.index("2021-22")])
-                      & games["label_home_win"].notna()]
-    min_train = minutes[minutes["season"].isin(["2018-19", "2019-20", "2020-21"])
-                        & minutes["label_minutes"].notna()]
-    cols = FEATURE_COLUMNS["game"]
-    print(f"cpus {os.cpu_count()}; win rows {len(win_train):,} x {len(cols)}; minutes rows {len(min_train):,}")
-    for name, fc in (("market_free", cols), ("with_market", cols + MARKET_COLUMNS["game"][1:])):
-        for fast in (True, False):
-            t0 = time.perf_counter()
-            m = train_win_model(win_train, fc, fast=fast)
-            dt_ = time.perf_counter() - t0
-            print(f"win {name:11s} fast={fast!s:5s}: {dt_:6.1f} s  ({1e6 * dt_ / len(win_train):.0f} us/row)"
-                  f"  chose {m.params.get('candidate')} / {m.calibration}")
+    box = archive_box_scores(DATA, progress=lambda m: None)
+    win_seasons = ["2015-16", "2016-17", "2017-18", "2018-19", "2019-20", "2020-21"]
+    g = games[games["season"].isin(win_seasons) & games["label_home_win"].notna()]
+    g = g.reset_index(drop=True)
+    p = minutes[minutes["game_id"].isin(g["game_id"])].reset_index(drop=True)
+    b = box[box["season"].isin(win_seasons)]
+    print(f"cpus {os.cpu_count()}; win: {len(g):,} games, {len(p):,} candidate rows")
+    t0 = time.perf_counter()
+    _, market, info = fit_win_models(g, p, b, as_of="2021-10-19")
+    dt_ = time.perf_counter() - t0
+    print(f"fit_win_models: {dt_:6.1f} s ({1e3 * dt_ / len(g):.2f} ms/game); beta "
+          f"{info['beta']:.3f}, sigma {info['sigma']:.2f}")
+    min_seasons = ["2018-19", "2019-20", "2020-21"]
+    pm = minutes[minutes["season"].isin(min_seasons)].reset_index(drop=True)
     for fast in (True, False):
         t0 = time.perf_counter()
-        train_minutes_model(min_train, FEATURE_COLUMNS["minutes"], fast=fast)
+        fit_minutes_model(pm, box[box["season"].isin(min_seasons)], fast=fast)
         dt_ = time.perf_counter() - t0
-        print(f"minutes quantiles fast={fast!s:5s}: {dt_:6.1f} s  ({1e6 * dt_ / len(min_train):.1f} us/row)")
+        print(f"fit_minutes_model fast={fast!s:5s}: {dt_:6.1f} s "
+              f"({1e6 * dt_ / len(pm):.1f} us per candidate row, {len(pm):,} rows)")
     return 0
 
 

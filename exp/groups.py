@@ -6,7 +6,7 @@ import pandas as pd
 
 from exp.common import EXP
 from exp.win_exp import base, player_feats, side_strength, team_rating_feats
-from pipeline_assets.features import schedule as SC
+from exp import schedule as SC
 
 
 def lg(p):

@@ -29,7 +29,7 @@ from tipoff_core.domain import betting as B
 from pipeline_assets.features import FEATURE_COLUMNS
 from pipeline_assets.features import players as PL
 from pipeline_assets.features import strength as S
-from pipeline_assets.features.team_ratings import neutral_site
+from exp.team_ratings import neutral_site
 from pipeline_assets.models import train_minutes_model
 from pipeline_assets.models.availability import (AvailabilityModel, fit_availability,
                                                  recent_appearance_rule)

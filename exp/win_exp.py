@@ -10,7 +10,7 @@ import pandas as pd
 from exp.common import DEV, EVAL, EXP, boot_ci, brier, ll, prepared
 from tipoff_core.domain import betting as B
 from pipeline_assets.features import players as PL
-from pipeline_assets.features import team_ratings as TR
+from exp import team_ratings as TR
 
 _CACHE: dict = {}
 

@@ -4,8 +4,8 @@ Public API
 ----------
   data_fingerprint(data_dir) -> str
   build_archive_features(data_dir, ...) -> (games_df, minutes_df)
-  walk_forward(games, minutes, test_seasons, cadence_days=7, fast=False, seed=0, progress=print,
-               ...) -> dict
+  archive_box_scores(data_dir, ...) -> box scores with ``season`` (for the box weights)
+  walk_forward(games, minutes, test_seasons, box_scores=None, cadence_days=7, ...) -> dict
   run_backtest_cli(data_dir, seasons, json_out, cadence_days=7, fast=False) -> dict
   format_table(result) -> str
 
@@ -13,77 +13,92 @@ Features
 --------
 ``build_archive_features`` builds GOLD features (``cutoff_ts = tip_ts``) for every game of an
 archive directory through the one feature code path (``build_game_features`` /
-``build_minutes_features``) from ``ArchiveSource(data_dir).table(kind)`` bulk tables.  Player targets
-are the box-score appearances.  A few evaluation-only columns are appended after the contract's
-columns (they are never model features):
+``build_minutes_features``: every candidate player of every side) from
+``ArchiveSource(data_dir).table(kind)`` bulk tables.  A few evaluation-only columns are appended
+after the contract's columns (they are never model features):
 
   games    ``game_type`` (schedule), ``close_home_ml``, ``close_away_ml``, ``close_home_spread``
            (the latest odds row at or before tip, i.e. the closing line), ``overtime_periods``
   minutes  ``game_type``, ``overtime_periods``
 
-The pair is cached as parquet under ``<data root>/cache/`` keyed by :func:`data_fingerprint` (the
-data directory's file names, sizes and mtimes + ``FEATURE_SCHEMA_VERSION`` + ``CACHE_VERSION``).
+Features and box scores are cached as parquet under ``<repo>/data/cache/`` (or
+``$TIPOFF_DATA_DIR/cache``) keyed by :func:`data_fingerprint` (the data directory's file names,
+sizes and mtimes + ``FEATURE_SCHEMA_VERSION`` + ``CACHE_VERSION``).
 
-Walk-forward protocol (per test season S)
-----------------------------------------
+Walk-forward protocol (per test season S) -- the production models (``models.lineup``)
+-----------------------------------------------------------------------------------------
+* Lineup seasons: seasons whose candidate rows have labels (box scores: 2015-16 on in the
+  archive).  Win and minutes models train on lineup seasons only (earlier games have no player
+  information).  S needs at least one lineup season before it.
+* P(plays) of every candidate row is out of sample: season s is scored by an availability
+  classifier fit on the labelled rows of the seasons before s (``lineup.oos_p_play``; the first
+  lineup season in-sample, it only ever trains).  Box weights (player ratings) are fit on the
+  player-season totals of the seasons before S.
 * Eligible games: ``game_type`` in {regular, playoff}, a label (``label_home_win``) and a feature row
-  with a finite ``elo_prob_home`` (every archive game has one).  Games without labels are excluded
-  from training and evaluation.  Eligible minutes rows: a finite ``label_minutes`` in a regular or
-  playoff game (the archive's player logs are regular season only).
-* Prediction blocks are ``[start + k * cadence, start + (k + 1) * cadence)`` with ``start`` = the
-  season's first game date.  The model used for block k is trained only on eligible games with
-  ``game_date`` strictly before the block's first day: block 0 uses the model tuned on every
-  earlier season; later blocks refit (only when new labelled games exist) on every eligible game
-  dated before the block.  Rows are never shuffled.
-* Win models -- ``market_free`` (FEATURE_COLUMNS["game"]) and ``with_market`` (+ MARKET_COLUMNS
-  ["game"]) -- are TUNED ONCE PER TEST SEASON with ``train_win_model`` (season-blocked CV, candidate
-  + calibration choice) on the initial training set; each weekly retrain refits the chosen
-  candidate with the same hyperparameters on the longer history and keeps the calibration mapping
-  chosen at tuning time.
-* Minutes: ``train_minutes_model`` refit every ``minutes_cadence_days`` (default 30, "monthly");
-  predictions are reconciled per (game, team) to 240 + 25 * overtime periods (the actual periods,
-  when the archive knows them, else 240) by ``reconcile_team_minutes``.  With
-  ``minutes_conformal`` the p10/p90 of each block are then shifted by split-conformal offsets
-  (per tail, level 0.9) computed on the most recent reconciled predictions whose labels are known
-  before the block (``conformal_window_rows``); at season start those come from a calibration model
-  fit on training rows before the last ``conformal_window_rows`` training rows.
-* Market baseline: the de-vigged closing moneyline (multiplicative) when both moneylines exist
-  (``source = "moneyline"``), else the spread-implied probability with sigma fit by
-  ``fit_spread_sigma`` on the TRAINING seasons only (``"spread"``), else none.
+  with a finite ``elo_prob_home``.  Prediction blocks are ``[start + k * cadence, start + (k + 1) *
+  cadence)`` from the season's first game date; block k's models are fit only on eligible games
+  dated strictly before the block's first day (the ``win_train_seasons`` previous lineup seasons
+  + S so far).  Rows are never shuffled.
+* ``market_free``: ``LinearWinModel`` on the expected-lineup features (``lineup.WIN_FEATURES``),
+  refit every block with recency weights anchored at the block start.
+* ``with_market``: ``MarketStack`` of the market at the cutoff (the features' de-vigged consensus
+  moneyline, else the consensus spread through sigma fit on the training seasons) and the
+  market-free probability, beta refit every block on earlier rows' out-of-sample market-free
+  probabilities (28-day blocks before S, the walk's own predictions within S).
+  ``spread_only``: the same stack given only the spread (moneylines withheld everywhere) --
+  what a user whose feed has no moneylines gets.
+* Minutes: the quantile model on the minutes features + lineup context, refit every
+  ``minutes_cadence_days`` (30) on labelled rows of the ``minutes_train_seasons`` (3) previous
+  lineup seasons + S so far.  Two evaluations on the rows of players who appeared:
+  ``minutes`` -- given the lineup (the players who appeared share 240 + 25 x the real overtime
+  periods; comparable with earlier results), then split-conformal p10/p90 shifts (per tail, level
+  0.9) from the most recent ``conformal_window_rows`` predictions with known labels;
+  ``minutes_expected_lineup`` -- as production predicts before tip: the candidates with
+  P(plays) >= 0.5 share 240, no conformal shift.
+* Market baseline (``market``): the de-vigged closing moneyline (multiplicative) when both
+  moneylines exist (``source = "moneyline"``), else the spread-implied probability with sigma fit
+  on the TRAINING seasons only (``"spread"``), else none.
 * Evaluation set (``eval_set`` in the JSON): eligible games of the season WITH a market probability.
-  The four probability blocks (model_market_free, model_with_market, elo, market) and the
-  calibration table all cover exactly these ``games``; ``games_labelled`` counts the eligible games
-  before the market filter.
-* Kelly: the ``market_free`` probability against the closing moneylines (games with both
-  moneylines): the side with the larger edge over the de-vigged price is bet when its edge exceeds
-  ``min_edge`` (0.02); stake = min(0.25 * Kelly, 0.05) of a FIXED unit bankroll (no compounding),
-  settled at the closing American odds; ``roi = profit / staked``.
+  The probability blocks (model_market_free, model_with_market, elo, market) and the calibration
+  table all cover exactly these ``games``; ``games_labelled`` counts the eligible games before the
+  market filter.  ``vs_market``: per-game log-loss difference model - market with a 95% paired
+  bootstrap interval (2,000 resamples of games; negative = better than the market).
+* ``availability``: Brier and log loss of P(plays) on S's labelled candidate rows against the
+  recent-appearance rule (the training rate of playing given consecutive team games missed).
+* Kelly: a probability against the closing moneylines (games with both moneylines): the side with
+  the larger edge over the de-vigged price is bet when its edge exceeds ``min_edge`` (0.02);
+  stake = min(0.25 * Kelly, 0.05) of a FIXED unit bankroll (no compounding), settled at the
+  closing American odds; ``roi = profit / staked``.  ``kelly`` bets the market-free probability,
+  ``kelly_with_market`` the with-market one.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
+import os
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tipoff_core.domain import betting as B
-from tipoff_core.domain import metrics as M
 from pipeline_assets.featureio import History, gold_from_tables, latest_per_game
-from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, MARKET_COLUMNS
+from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
+from pipeline_assets.features import players as PL
 from pipeline_assets.features.asof import latest_odds
-from pipeline_assets.models.minutes import predict_minutes, train_minutes_model
-from pipeline_assets.models.win import Candidate, WinModel, default_candidates, train_win_model
+from pipeline_assets.models import lineup as L
+from pipeline_assets.models import win_linear as WL
+from pipeline_assets.models.availability import recent_appearance_rule
+from pipeline_assets.models.minutes import train_minutes_model
 from resources import storage
 from resources.sources.archive import ArchiveSource
+from tipoff_core.domain import betting as B
+from tipoff_core.domain import metrics as M
 
-CACHE_VERSION = "backtest-cache-v1"
+CACHE_VERSION = "backtest-cache-v2"
 GAME_TYPES = ("regular", "playoff")
 TEAM_MINUTES = 240.0
 OT_MINUTES = 25.0
@@ -119,8 +134,40 @@ def data_fingerprint(data_dir: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _cache_paths(fp: str, cache_dir: Path) -> tuple[Path, Path]:
-    return (cache_dir / f"backtest_games_{fp}.parquet", cache_dir / f"backtest_minutes_{fp}.parquet")
+def _cache_paths(fp: str, cache_dir: Path) -> tuple[Path, Path, Path]:
+    return (cache_dir / f"backtest_games_{fp}.parquet", cache_dir / f"backtest_minutes_{fp}.parquet",
+            cache_dir / f"backtest_box_{fp}.parquet")
+
+
+def default_cache_dir() -> Path:
+    """``$TIPOFF_DATA_DIR/cache``, else ``<repo>/data/cache`` (shared by every source's runs)."""
+    explicit = os.environ.get("TIPOFF_DATA_DIR")
+    return (Path(explicit) if explicit else storage.DATA_FOLDER) / "cache"
+
+
+BOX_COLUMNS = ["game_id", "season", "game_date", "team_id", "player_id", "minutes", "plus_minus",
+               *PL.BOX_STATS]
+
+
+def slim_box(box_scores: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+    """The box-score columns the box weights need, with each game's ``season``."""
+    b = box_scores.merge(results[["game_id", "season"]], on="game_id", how="inner")
+    return b[[c for c in BOX_COLUMNS if c in b.columns]].reset_index(drop=True)
+
+
+def archive_box_scores(data_dir: str | Path, *, cache_dir: str | Path | None = None,
+                       progress: Progress = print) -> pd.DataFrame:
+    """The archive's box scores (``slim_box`` columns), cached beside the features."""
+    fp = data_fingerprint(data_dir)
+    path = _cache_paths(fp, Path(cache_dir) if cache_dir is not None else default_cache_dir())[2]
+    if path.is_file():
+        return pd.read_parquet(path)
+    src = ArchiveSource(data_dir)
+    box = slim_box(src.table("box_scores"), src.table("results"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    storage.atomic_write_bytes(path, storage.parquet_bytes(box))
+    progress(f"[backtest] cached {len(box):,} box-score rows at {path}")
+    return box
 
 
 def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None = None,
@@ -128,12 +175,12 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gold game and minutes features for the whole archive at ``data_dir`` (see module docstring).
 
-    Cached under ``cache_dir`` (default ``<data root>/cache``); both frames carry
-    ``attrs["data_fingerprint"]``.
+    Cached under ``cache_dir`` (default :func:`default_cache_dir`), the box scores too
+    (:func:`archive_box_scores`); both frames carry ``attrs["data_fingerprint"]``.
     """
     fp = data_fingerprint(data_dir)
-    cdir = Path(cache_dir) if cache_dir is not None else storage.data_root() / "cache"
-    gpath, mpath = _cache_paths(fp, cdir)
+    cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    gpath, mpath, bpath = _cache_paths(fp, cdir)
     t0 = time.perf_counter()
     if use_cache and gpath.is_file() and mpath.is_file():
         games, minutes = pd.read_parquet(gpath), pd.read_parquet(mpath)
@@ -142,18 +189,20 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
                  f"{time.perf_counter() - t0:.1f}s")
     else:
         src = ArchiveSource(data_dir)
-        tabs = {k: src.table(k) for k in ("schedule", "results", "box_scores", "injuries", "odds")}
+        tabs = {k: src.table(k) for k in ("schedule", "results", "box_scores", "injuries", "odds",
+                                          "rosters")}
         t1 = time.perf_counter()
         progress(f"[backtest] archive tables read in {t1 - t0:.1f}s "
                  + ", ".join(f"{k}={len(v):,}" for k, v in tabs.items()))
         sched = latest_per_game(tabs["schedule"])
         games, minutes = gold_from_tables(sched, History(tabs["results"], tabs["box_scores"]),
-                                          tabs["injuries"], tabs["odds"])
+                                          tabs["injuries"], tabs["odds"], tabs["rosters"])
         progress(f"[backtest] features: {len(games):,} games, {len(minutes):,} player-games in "
                  f"{time.perf_counter() - t1:.1f}s")
         games, minutes = add_eval_columns(games, minutes, sched, tabs["results"], tabs["odds"])
         cdir.mkdir(parents=True, exist_ok=True)
-        for df, path in ((games, gpath), (minutes, mpath)):
+        box = slim_box(tabs["box_scores"], tabs["results"])
+        for df, path in ((games, gpath), (minutes, mpath), (box, bpath)):
             storage.atomic_write_bytes(path, storage.parquet_bytes(df))
         progress(f"[backtest] cached features at {gpath.parent} (fingerprint {fp}); total "
                  f"{time.perf_counter() - t0:.1f}s")
@@ -233,18 +282,8 @@ def eligible_minutes(minutes: pd.DataFrame) -> pd.DataFrame:
 
 def market_probability(df: pd.DataFrame, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """(P(home) from the closing market, source per row: "moneyline" | "spread" | "")."""
-    hml = df["close_home_ml"].to_numpy(float)
-    aml = df["close_away_ml"].to_numpy(float)
-    spr = df["close_home_spread"].to_numpy(float)
-    ml_ok = np.isfinite(hml) & np.isfinite(aml)
-    p = np.full(len(df), np.nan)
-    if ml_ok.any():
-        p[ml_ok] = np.asarray(B.devig_moneyline(hml[ml_ok], aml[ml_ok])[0], float)
-    sp_ok = ~ml_ok & np.isfinite(spr)
-    if sp_ok.any():
-        p[sp_ok] = np.asarray(B.spread_to_prob(spr[sp_ok], sigma), float)
-    src = np.where(ml_ok, "moneyline", np.where(sp_ok, "spread", ""))
-    return p, src
+    return WL.market_probability(df["close_home_ml"], df["close_away_ml"],
+                                 df["close_home_spread"], sigma)
 
 
 def kelly_bets(p_home: np.ndarray, y: np.ndarray, home_ml: np.ndarray, away_ml: np.ndarray,
@@ -274,66 +313,71 @@ def kelly_bets(p_home: np.ndarray, y: np.ndarray, home_ml: np.ndarray, away_ml: 
             "staked": staked, "profit": prof}
 
 
-# ============================================================================ win models
+# ============================================================================ the walk
 
-def _refit(tuned, train: pd.DataFrame, cols: list[str], seed: int, n_jobs: int):
-    """The tuned candidate refit (same hyperparameters, same calibration mapping) on ``train``."""
-    name = tuned.params["candidate"]
-    cand = next((c for c in default_candidates(bool(tuned.params.get("fast")))
-                 if c.name == name and c.kind == tuned.kind), None)
-    if cand is None:  # not from the default grid: rebuild from the stored hyperparameters
-        meta = {"candidate", "kind", "calibration", "seed", "fast"}
-        cand = Candidate(name, tuned.kind, {k: v for k, v in tuned.params.items() if k not in meta})
-    X = train[cols].to_numpy(dtype=float, na_value=np.nan, copy=True)
-    X[~np.isfinite(X)] = np.nan
-    est = cand.build(seed, n_jobs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est.fit(X, train["_y"].to_numpy(int))
-    return WinModel(estimator=est, calibrator=tuned.calibrator, feature_cols=list(cols),
-                    kind=tuned.kind, params=dict(tuned.params),
-                    metrics={"n_rows": len(train), "train_end": _day_str(train["_day"].max())})
+def _hook(hook: Hook | None, model: str, season: str, start, train_days: np.ndarray,
+          n_train: int, pred_days: np.ndarray) -> None:
+    if hook is not None:
+        hook({"model": model, "season": season, "retrain_date": _day_str(start),
+              "train_max_date": _day_str(train_days.max()), "train_rows": int(n_train),
+              "pred_dates": [_day_str(d) for d in pred_days]})
 
 
-def _walk_win(G: pd.DataFrame, season: str, cols: list[str], cadence_days: int, fast: bool,
-              seed: int, n_jobs: int, variant: str, hook: Hook | None, progress: Progress,
-              train_seasons: int | None) -> tuple[np.ndarray, dict]:
-    test = G["season"].to_numpy() == season
-    tdays = G["_day"].to_numpy()[test]
-    start = tdays.min()
-    seasons_before = sorted(s for s in G["season"].unique() if s < season)
-    keep_seasons = set(seasons_before[-train_seasons:] if train_seasons else seasons_before)
-    keep_seasons.add(season)
-    pool = G[G["season"].isin(keep_seasons).to_numpy()]
-    pool_days = pool["_day"].to_numpy()
-    base = pool[(pool_days < start) & (pool["season"].to_numpy() != season)]
+def lineup_seasons(minutes: pd.DataFrame) -> list[str]:
+    """Seasons whose candidate rows have labels (box scores exist)."""
+    known = minutes["label_played"].notna().to_numpy()
+    return sorted(minutes.loc[known, "season"].astype(str).unique())
+
+
+def season_box_weights(box_scores: pd.DataFrame | None, season: str) -> PL.BoxWeights:
+    """Box weights fit on the player-seasons before ``season``."""
+    if box_scores is None or len(box_scores) == 0:
+        return PL.DEFAULT_BOX_WEIGHTS
+    b = box_scores[box_scores["season"].astype(str) < season]
+    return L.box_weights(PL.season_totals(b.assign(season=b["season"].astype(str))))
+
+
+def _walk_win(G: pd.DataFrame, P: pd.DataFrame, p_play: np.ndarray, lineup: L.LineupModel,
+              season: str, cadence_days: int, hook: Hook | None) -> tuple[dict, dict]:
+    """Weekly market-free refits and market stacks over ``season``; ``G`` holds the training
+    seasons' and the season's eligible games, ``P``/``p_play`` their candidate rows."""
     t0 = time.perf_counter()
-    tuned = train_win_model(base, cols, label_col="_y", date_col="_day", season_col="season",
-                            seed=seed, fast=fast, n_jobs=n_jobs, progress=_quiet)
-    info = {"candidate": tuned.params.get("candidate"), "calibration": tuned.calibration,
-            "tune_seconds": round(time.perf_counter() - t0, 2), "retrains": 1}
-    progress(f"[backtest] {season} {variant}: tuned {info['candidate']} (calibration "
-             f"{info['calibration']}) on {len(base):,} games in {info['tune_seconds']:.1f}s")
-    preds = np.full(int(test.sum()), np.nan)
-    tframe = G[test]
-    model, used = tuned, base
-    for r, mask in _blocks(tdays, cadence_days):
-        train = pool[pool_days < r]
-        if r > start and len(train) > len(used):
-            model, used = _refit(tuned, train, cols, seed, n_jobs), train
-            info["retrains"] += 1
-        block = tframe[mask]
-        preds[mask] = model.predict_proba(block)
-        if hook is not None:
-            hook({"model": variant, "season": season, "retrain_date": _day_str(r),
-                  "train_max_date": _day_str(used["_day"].max()), "train_rows": len(used),
-                  "pred_dates": [_day_str(d) for d in block["_day"].to_numpy()]})
-    info["seconds"] = round(time.perf_counter() - t0, 2)
-    progress(f"[backtest] {season} {variant}: {info['retrains']} fits in {info['seconds']:.1f}s")
-    return preds, info
+    X = L.win_design(lineup, G, P, p_play)
+    y = X["_y"].to_numpy(float)
+    days = G["_day"].to_numpy()
+    test = (G["season"] == season).to_numpy()
+    prior = ~test
+    sigma = L.fit_sigma(G[prior])
+    m_any = L.market_from_features(G, sigma)
+    m_spread = np.asarray(B.spread_to_prob(G["mkt_home_spread"].to_numpy(float), sigma), float)
+    q = np.full(len(G), np.nan)  # out-of-sample market-free probabilities (stack inputs)
+    q[prior] = L.oos_free_probabilities(X[prior])
+    out = {k: np.full(len(G), np.nan) for k in ("market_free", "with_market", "spread_only")}
+    betas, fits = [], 0
+    for start, mask in _blocks(days[test], cadence_days):
+        rows = np.flatnonzero(test)[mask]
+        tr = days < start
+        free = L.fit_free(X[tr], _day_str(start))
+        fits += 1
+        p_mf = free.predict_proba(X.iloc[rows])
+        stack = WL.fit_market_stack(m_any[tr], q[tr], y[tr])
+        stack_sp = WL.fit_market_stack(m_spread[tr], q[tr], y[tr])
+        out["market_free"][rows] = p_mf
+        for key, st, m in (("with_market", stack, m_any), ("spread_only", stack_sp, m_spread)):
+            mm = m[rows]
+            out[key][rows] = np.where(np.isfinite(mm),
+                                      st.predict_proba(np.nan_to_num(mm, nan=0.5), p_mf), p_mf)
+        q[rows] = p_mf
+        betas.append((stack.beta, stack_sp.beta))
+        for model in ("market_free", "with_market"):
+            _hook(hook, model, season, start, days[tr], tr.sum(), days[rows])
+    b = np.array(betas)
+    info = {"retrains": fits, "seconds": round(time.perf_counter() - t0, 2),
+            "feature_sigma": sigma, "beta_with_market": [round(float(x), 3) for x in b[:, 0]],
+            "beta_spread_only": [round(float(x), 3) for x in b[:, 1]],
+            "coef_last_fit": dict(zip(L.WIN_FEATURES, map(float, free.coef[1:])))}
+    return {k: v[test] for k, v in out.items()}, info
 
-
-# ============================================================================ minutes
 
 def _conformal_offsets(y: np.ndarray, p10: np.ndarray, p90: np.ndarray,
                        level: float = 0.9) -> tuple[float, float]:
@@ -346,88 +390,96 @@ def _conformal_offsets(y: np.ndarray, p10: np.ndarray, p90: np.ndarray,
     return float(np.quantile(p10 - y, q)), float(np.quantile(y - p90, q))
 
 
-def _predict_minutes(model, frame: pd.DataFrame) -> pd.DataFrame:
-    """Reconciled predictions of a block, each team's p50 summing to the game's real minutes
-    (240 + 25 per overtime period, when the archive knows them)."""
-    ot = pd.to_numeric(frame["overtime_periods"], errors="coerce").to_numpy(float) \
-        if "overtime_periods" in frame.columns else np.full(len(frame), np.nan)
-    frame = frame.assign(_total=TEAM_MINUTES + OT_MINUTES * np.nan_to_num(ot, nan=0.0))
-    rec, _flags = predict_minutes(model, frame, total="_total")
-    for c in ("_day", "label_minutes"):
-        rec[c] = frame[c].to_numpy()
+def _uncovered_minutes(F: pd.DataFrame, box_scores: pd.DataFrame | None) -> np.ndarray:
+    """Per row of ``F``: minutes its team played in the game through players who were not
+    candidates (no appearance for the team in its last 20 games, no injury-report or roster
+    listing -- in the archive a rookie's or new signing's first games).  They are not predicted,
+    so the given-lineup evaluation takes their minutes out of the team's total."""
+    if box_scores is None or len(box_scores) == 0:
+        return np.zeros(len(F))
+    key = ["game_id", "team_id", "player_id"]
+    b = box_scores[box_scores["minutes"].notna() & box_scores["game_id"].isin(F["game_id"])]
+    b = b[key + ["minutes"]].merge(F[key].assign(_cand=True), on=key, how="left")
+    extra = b[b["_cand"].isna()].groupby(["game_id", "team_id"])["minutes"].sum()
+    return F[["game_id", "team_id"]].merge(extra.rename("_x").reset_index(),
+                                           on=["game_id", "team_id"], how="left")["_x"] \
+        .fillna(0.0).to_numpy(float)
+
+
+def _given_lineup(model: L.LineupMinutesModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Predictions for the rows of players who appeared, sharing each team's real minutes."""
+    rec = model.predict_frame(frame, total="_total", plays=np.ones(len(frame), bool))
+    rec["label_minutes"] = frame["label_minutes"].to_numpy(float)
+    rec["_day"] = frame["_day"].to_numpy()
     return rec
 
 
-def _walk_minutes(Mn: pd.DataFrame, season: str, cadence_days: int, fast: bool, seed: int,
-                  n_jobs: int, hook: Hook | None, progress: Progress, train_seasons: int | None,
-                  conformal: bool, conformal_rows: int) -> tuple[pd.DataFrame, dict]:
-    cols = FEATURE_COLUMNS["minutes"]
-    test = Mn["season"].to_numpy() == season
-    info = {"retrains": 0, "seconds": 0.0, "conformal": []}
-    if not test.any():
-        return pd.DataFrame(), info
+def _walk_minutes(F: pd.DataFrame, lineup: L.LineupModel, season: str, cadence_days: int,
+                  fast: bool, seed: int, n_jobs: int, hook: Hook | None, conformal: bool,
+                  conformal_rows: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(given-lineup predictions, expected-lineup predictions, info) for the season's played rows.
+    ``F``: ``LineupMinutesModel.frame`` rows of the training seasons and the season, with
+    ``_day``, ``_total`` and ``_eligible``."""
     t0 = time.perf_counter()
-    seasons_before = sorted(s for s in Mn["season"].unique() if s < season)
-    keep = set(seasons_before[-train_seasons:] if train_seasons else seasons_before) | {season}
-    pool = Mn[Mn["season"].isin(keep).to_numpy()]
-    pool_days = pool["_day"].to_numpy()
-    tframe = Mn[test]
-    tdays = tframe["_day"].to_numpy()
-    start = tdays.min()
+    cols = L.minutes_feature_cols()
+    days = F["_day"].to_numpy()
+    played = F["label_minutes"].notna().to_numpy() & F["_eligible"].to_numpy(bool)
+    test = (F["season"] == season).to_numpy() & F["_eligible"].to_numpy(bool)
+    info = {"retrains": 0, "seconds": 0.0, "conformal": []}
+    if not (test & played).any():
+        return pd.DataFrame(), pd.DataFrame(), info
 
-    def fit(train: pd.DataFrame):
-        return train_minutes_model(train, cols, date_col="game_date", seed=seed, fast=fast,
-                                   holdout_frac=0.0, n_jobs=n_jobs)
+    def fit(mask: np.ndarray) -> L.LineupMinutesModel:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = train_minutes_model(F[mask], cols, date_col="game_date", seed=seed,
+                                    holdout_frac=0.0, n_jobs=n_jobs,
+                                    params=None if not fast else L.MINUTES_PARAMS)
+        return L.LineupMinutesModel(lineup, m)
 
-    history = None  # reconciled walk-forward predictions with known labels (for conformal)
+    start = days[test].min()
+    history = None  # given-lineup predictions with known labels, before the conformal shift
     if conformal:
-        base = pool[pool_days < start]
+        base = np.flatnonzero(played & (days < start))
         if len(base) > conformal_rows + 1000:
-            cut_day = base["_day"].to_numpy()[-conformal_rows]
-            cal_train, cal = base[base["_day"].to_numpy() < cut_day], \
-                base[base["_day"].to_numpy() >= cut_day]
-            history = _predict_minutes(fit(cal_train), cal)
-            if hook is not None:
-                hook({"model": "minutes_calibration", "season": season,
-                      "retrain_date": _day_str(cut_day),
-                      "train_max_date": _day_str(cal_train["_day"].max()),
-                      "train_rows": len(cal_train),
-                      "pred_dates": sorted({_day_str(d) for d in cal["_day"].to_numpy()})})
-    parts = []
-    model, used = None, None
-    for r, mask in _blocks(tdays, cadence_days):
-        train = pool[pool_days < r]
-        if model is None or len(train) > len(used):
-            model, used = fit(train), train
+            cut = days[base[-conformal_rows]]
+            cal_train = played & (days < cut)
+            cal = played & (days >= cut) & (days < start)
+            history = _given_lineup(fit(cal_train), F[cal])
+            _hook(hook, "minutes_calibration", season, cut, days[cal_train], cal_train.sum(),
+                  np.unique(days[cal]))
+    given, expected = [], []
+    model, n_used = None, -1
+    for r, mask in _blocks(days[test], cadence_days):
+        rows = np.flatnonzero(test)[mask]
+        train = played & (days < r)
+        if model is None or train.sum() > n_used:
+            model, n_used = fit(train), int(train.sum())
             info["retrains"] += 1
-        rec = _predict_minutes(model, tframe[mask])
-        if conformal and history is not None and len(history):
+        block = F.iloc[rows]
+        on = block["label_minutes"].notna().to_numpy()
+        rec = _given_lineup(model, block[on])
+        raw = rec.copy()
+        if history is not None and len(history):
             h = history.iloc[-conformal_rows:]
             a, b = _conformal_offsets(h["label_minutes"].to_numpy(float), h["p10"].to_numpy(),
                                       h["p90"].to_numpy())
-            rec["p10_raw"], rec["p90_raw"] = rec["p10"], rec["p90"]
+            rec["p10_before_conformal"], rec["p90_before_conformal"] = rec["p10"], rec["p90"]
             rec["p10"] = np.clip(np.minimum(rec["p10"] - a, rec["p50"]), 0.0, 48.0)
             rec["p90"] = np.clip(np.maximum(rec["p90"] + b, rec["p50"]), 0.0, 48.0)
-            out = rec.get("inj_out")
-            if out is not None:
-                off = out.to_numpy(bool)
-                rec.loc[off, ["p10", "p50", "p90"]] = 0.0
+            off = rec["inj_out"].to_numpy(bool)
+            rec.loc[off, ["p10", "p50", "p90"]] = 0.0
             info["conformal"].append({"block": _day_str(r), "lower_shift": round(a, 3),
                                       "upper_shift": round(b, 3)})
         if conformal:
-            raw = rec.copy()
-            if "p10_raw" in raw.columns:
-                raw["p10"], raw["p90"] = raw["p10_raw"], raw["p90_raw"]
             history = raw if history is None else pd.concat([history, raw], ignore_index=True)
-        parts.append(rec)
-        if hook is not None:
-            hook({"model": "minutes", "season": season, "retrain_date": _day_str(r),
-                  "train_max_date": _day_str(used["_day"].max()), "train_rows": len(used),
-                  "pred_dates": sorted({_day_str(d) for d in tframe.loc[mask, "_day"].to_numpy()})})
+        given.append(rec)
+        exp = model.predict_frame(block, total=TEAM_MINUTES)
+        exp["label_minutes"] = block["label_minutes"].to_numpy(float)
+        expected.append(exp[on])
+        _hook(hook, "minutes", season, r, days[train], train.sum(), np.unique(days[rows]))
     info["seconds"] = round(time.perf_counter() - t0, 2)
-    progress(f"[backtest] {season} minutes: {info['retrains']} fits, {int(test.sum()):,} rows in "
-             f"{info['seconds']:.1f}s")
-    return pd.concat(parts, ignore_index=True), info
+    return pd.concat(given, ignore_index=True), pd.concat(expected, ignore_index=True), info
 
 
 def _minutes_diagnostics(rec: pd.DataFrame) -> dict:
@@ -438,167 +490,246 @@ def _minutes_diagnostics(rec: pd.DataFrame) -> dict:
         return {}
     y = rec["label_minutes"].to_numpy(float)
     out = rec["inj_out"].to_numpy(bool) if "inj_out" in rec.columns else np.zeros(len(rec), bool)
-    d = {"mae_p50_before_reconcile": M.mae(y, rec["p50_raw"]) if "p50_raw" in rec else None,
+    d = {"mae_p50_before_reconcile": M.mae(y, rec["p50_raw"]),
          "listed_out_rows": int(out.sum()),
          "mae_excluding_listed_out": M.mae(y[~out], rec["p50"].to_numpy()[~out])}
-    if "p10_raw" in rec.columns:
-        d["coverage_before_conformal"] = M.interval_coverage(y, rec["p10_raw"], rec["p90_raw"])
+    if "p10_before_conformal" in rec.columns:
+        d["coverage_before_conformal"] = M.interval_coverage(y, rec["p10_before_conformal"],
+                                                             rec["p90_before_conformal"])
     return d
 
 
-def _minutes_metrics(rec: pd.DataFrame) -> dict:
+def _minutes_metrics(rec: pd.DataFrame | None) -> dict:
     if rec is None or len(rec) == 0:
         return {"rows": 0, "mae": float("nan"), "rmse": float("nan"),
                 "coverage_p10_p90": float("nan")}
     return M.minutes_metrics(rec["label_minutes"], rec["p10"], rec["p50"], rec["p90"])
 
 
-# ============================================================================ walk-forward
+def _expected_metrics(rec: pd.DataFrame | None) -> dict:
+    m = _minutes_metrics(rec)
+    m["unexpected_rows"] = 0 if rec is None or len(rec) == 0 else int(
+        (rec["p_play"].to_numpy(float) < L.PLAYS_THRESHOLD).sum())
+    return m
 
-def walk_forward(games: pd.DataFrame, minutes: pd.DataFrame | None, test_seasons: Sequence[str],
-                 cadence_days: int = 7, fast: bool = False, seed: int = 0,
-                 progress: Progress | None = print, *, minutes_cadence_days: int = 30,
-                 hook: Hook | None = None, win_train_seasons: int | None = 6,
-                 minutes_train_seasons: int | None = 3, minutes_conformal: bool = True,
-                 conformal_window_rows: int = 20_000, kelly_fraction: float = 0.25,
-                 kelly_cap: float = 0.05, min_edge: float = 0.02, n_jobs: int = 2,
-                 data_fingerprint: str | None = None) -> dict:
+
+def _availability_metrics(P: pd.DataFrame, p_play: np.ndarray, season: str) -> dict:
+    """P(plays) of the season's labelled candidates vs the recent-appearance rule fit on the
+    seasons before it."""
+    known = P["label_played"].notna().to_numpy()
+    cur = known & (P["season"] == season).to_numpy()
+    before = known & (P["season"] < season).to_numpy()
+    if not cur.any() or not before.any():
+        return {"rows": int(cur.sum())}
+    rows = L.labelled_availability(P[cur])
+    rule = recent_appearance_rule(L.labelled_availability(P[before]), rows)
+    y, p = rows["played"].to_numpy(float), p_play[cur]
+    return {"rows": int(cur.sum()), "base_rate": float(y.mean()),
+            "brier_model": M.brier(y, p), "brier_rule": M.brier(y, rule),
+            "log_loss_model": M.log_loss(y, p), "log_loss_rule": M.log_loss(y, rule)}
+
+
+def _vs(y: np.ndarray, p: np.ndarray, ref: np.ndarray, seed: int) -> dict:
+    return M.bootstrap_mean_ci(M.log_losses(y, p) - M.log_losses(y, ref), seed=seed)
+
+
+def _prob_block(y, p_mf, p_wm, p_sp, p_elo, p_mkt, src, p_spread_mkt, sigma, seed) -> dict:
+    ev = np.isfinite(p_mkt)
+    counts = {"moneyline": int((src[ev] == "moneyline").sum()),
+              "spread": int((src[ev] == "spread").sum())}
+    sp = np.isfinite(p_spread_mkt)
+    blk = {"games": int(ev.sum()), "games_labelled": len(y), "eval_set": EVAL_SET,
+           "model_market_free": M.probability_metrics(y[ev], p_mf[ev]),
+           "model_with_market": M.probability_metrics(y[ev], p_wm[ev]),
+           "elo": M.probability_metrics(y[ev], p_elo[ev]),
+           "market": {**M.probability_metrics(y[ev], p_mkt[ev]), "source": _source_label(counts),
+                      "counts": counts},
+           "vs_market": {"market_free": _vs(y[ev], p_mf[ev], p_mkt[ev], seed),
+                         "with_market": _vs(y[ev], p_wm[ev], p_mkt[ev], seed)},
+           "spread_only": {"games": int(sp.sum()),
+                           "model_with_market": M.probability_metrics(y[sp], p_sp[sp]),
+                           "market_spread": M.probability_metrics(y[sp], p_spread_mkt[sp]),
+                           "vs_market": _vs(y[sp], p_sp[sp], p_spread_mkt[sp], seed)},
+           "calibration": _calibration(p_mf[ev], y[ev])}
+    if sigma is not None:
+        blk["market"]["spread_sigma"] = sigma
+    return blk
+
+
+def walk_forward(games: pd.DataFrame, minutes: pd.DataFrame, test_seasons: Sequence[str],
+                 box_scores: pd.DataFrame | None = None, cadence_days: int = 7,
+                 fast: bool = True, seed: int = 0, progress: Progress | None = print, *,
+                 minutes_cadence_days: int = 30, hook: Hook | None = None,
+                 win_train_seasons: int | None = 6, minutes_train_seasons: int | None = 3,
+                 minutes_conformal: bool = True, conformal_window_rows: int = 20_000,
+                 kelly_fraction: float = 0.25, kelly_cap: float = 0.05, min_edge: float = 0.02,
+                 n_jobs: int = 2, data_fingerprint: str | None = None) -> dict:
     """Walk-forward backtest over ``test_seasons`` (see the module docstring for the protocol).
 
-    ``games`` / ``minutes``: :func:`build_archive_features` output (``minutes`` may be None or empty:
-    the minutes block then has 0 rows).  ``hook(event)`` is called once per prediction block with
-    ``{"model", "season", "retrain_date", "train_max_date", "train_rows", "pred_dates"}`` -- every
-    ``train_max_date`` is strictly before every ``pred_dates`` entry.  ``win_train_seasons`` /
-    ``minutes_train_seasons`` limit training to that many seasons before the test season (None =
-    all).  Returns the JSON-ready result dict (NaN for undefined metrics).
-    """
+    ``games`` / ``minutes``: :func:`build_archive_features` output; ``box_scores``: box rows with
+    ``season`` for the box weights (:func:`archive_box_scores`; None = the default weights).
+    ``hook(event)`` is called once per prediction block and model with ``{"model", "season",
+    "retrain_date", "train_max_date", "train_rows", "pred_dates"}`` -- every ``train_max_date``
+    is strictly before every ``pred_dates`` entry.  ``fast``: the minutes model's fast settings
+    (production's).  Returns the JSON-ready result dict (NaN for undefined metrics)."""
     from threadpoolctl import threadpool_limits
 
-    # BLAS threads (numpy / scikit-learn's lbfgs) busy-wait: on a shared 2-core host a 17k x 59
+    # BLAS threads (numpy / scikit-learn's lbfgs) busy-wait: on a shared 2-core host a small
     # logistic fit took 1-2 s with 2 threads vs 0.15 s with 1.  Tree models use OpenMP (n_jobs).
-    mlog = logging.getLogger("pipeline_assets.models.minutes")
-    level = mlog.level
-    mlog.setLevel(logging.ERROR)  # one "team-games flagged" warning per block is noise here
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            return _walk_forward(games, minutes, test_seasons, cadence_days, fast, seed,
-                             progress or _quiet, minutes_cadence_days, hook, win_train_seasons,
-                             minutes_train_seasons, minutes_conformal, conformal_window_rows,
-                             kelly_fraction, kelly_cap, min_edge, n_jobs, data_fingerprint)
-    finally:
-        mlog.setLevel(level)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _walk_forward(games, minutes, box_scores, list(test_seasons), cadence_days, fast,
+                             seed, progress or _quiet, minutes_cadence_days, hook,
+                             win_train_seasons, minutes_train_seasons, minutes_conformal,
+                             conformal_window_rows, kelly_fraction, kelly_cap, min_edge, n_jobs,
+                             data_fingerprint)
 
 
-def _walk_forward(games, minutes, test_seasons, cadence_days, fast, seed, progress,
+def _last(seasons: list[str], n: int | None) -> list[str]:
+    return seasons[-n:] if n else seasons
+
+
+def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, seed, progress,
                   minutes_cadence_days, hook, win_train_seasons, minutes_train_seasons,
                   minutes_conformal, conformal_window_rows, kelly_fraction, kelly_cap, min_edge,
                   n_jobs, data_fingerprint) -> dict:
     t_all = time.perf_counter()
-    G = eligible_games(games)
-    Mn = eligible_minutes(minutes) if minutes is not None and len(minutes) else None
-    cols = {"market_free": list(FEATURE_COLUMNS["game"]),
-            "with_market": list(FEATURE_COLUMNS["game"]) + list(MARKET_COLUMNS["game"])}
-    out: dict = {}
-    pooled: dict[str, list] = {k: [] for k in ("y", "market_free", "with_market", "elo", "market",
-                                                "src", "hml", "aml", "pmf_all", "y_all")}
-    pooled_min: list[pd.DataFrame] = []
-    cfg_retrains, cfg_seconds, cfg_models, cfg_sigma, cfg_diag = {}, {}, {}, {}, {}
+    G_all = eligible_games(games)
+    seasons_ok = lineup_seasons(minutes)
+    for s in test_seasons:
+        if not (G_all["season"] == s).any():
+            raise ValueError(f"walk_forward: no eligible games in test season {s!r}")
+        if not [x for x in seasons_ok if x < s]:
+            raise ValueError(f"walk_forward: test season {s!r} needs a season with box scores "
+                             f"before it (seasons with box scores: {seasons_ok})")
+    last = max(test_seasons)
+    keep = minutes["season"].isin([s for s in seasons_ok if s <= last] + list(test_seasons))
+    P = minutes[keep.to_numpy()].sort_values(["game_date", "game_id", "team_id", "player_id"],
+                                             kind="mergesort", ignore_index=True)
+    P["_day"] = _dates(P["game_date"])
+    t0 = time.perf_counter()
+    p_all = L.oos_p_play(P, seed=seed, n_jobs=n_jobs)
+    t_avail = time.perf_counter() - t0
+    progress(f"[backtest] P(plays) of {len(P):,} candidate rows, each season from the seasons "
+             f"before it, in {t_avail:.1f}s")
+    for s in test_seasons:
+        prior = P["season"] < s
+        if hook is not None and prior.any():
+            _hook(hook, "availability", s, P.loc[P["season"] == s, "_day"].min(),
+                  P.loc[prior, "_day"].to_numpy(), int(prior.sum()),
+                  np.unique(P.loc[P["season"] == s, "_day"].to_numpy()))
 
+    out: dict = {}
+    pooled: dict[str, list] = {k: [] for k in (
+        "y", "mf", "wm", "sp", "elo", "mkt", "src", "spread_mkt", "hml", "aml")}
+    pooled_min: dict[str, list] = {"given": [], "expected": []}
+    cfg: dict[str, dict] = {k: {} for k in ("n_retrains", "win", "spread_sigma",
+                                            "minutes_conformal_shifts", "minutes_diagnostics",
+                                            "seconds_per_season")}
     for season in test_seasons:
         ts = time.perf_counter()
-        test = G["season"].to_numpy() == season
-        if not test.any():
-            raise ValueError(f"walk_forward: no eligible games in test season {season!r}")
+        prior = [s for s in seasons_ok if s < season]
+        lineup = L.LineupModel(season_box_weights(box_scores, season), None)
+        # win models
+        win_seasons = _last(prior, win_train_seasons) + [season]
+        G = G_all[G_all["season"].isin(win_seasons).to_numpy()].reset_index(drop=True)
+        pm = P["game_id"].isin(G["game_id"]).to_numpy()
+        probs, winfo = _walk_win(G, P[pm], p_all[pm], lineup, season, cadence_days, hook)
+        test = (G["season"] == season).to_numpy()
         tframe = G[test]
         y = tframe["_y"].to_numpy(float)
-        probs: dict[str, np.ndarray] = {}
-        infos: dict[str, dict] = {}
-        for variant in WIN_VARIANTS:
-            probs[variant], infos[variant] = _walk_win(
-                G, season, cols[variant], cadence_days, fast, seed, n_jobs, variant, hook, progress,
-                win_train_seasons)
-        # market baseline: sigma from the training seasons only
-        tr = G[(G["season"].to_numpy() < season)]
-        margin = pd.to_numeric(tr["label_margin"], errors="coerce").to_numpy(float)
+        # the closing-line baseline: sigma from the training seasons only
+        tr = G_all[(G_all["season"] < season).to_numpy()]
         try:
-            sigma = B.fit_spread_sigma(tr["close_home_spread"].to_numpy(float), margin)
+            sigma = B.fit_spread_sigma(tr["close_home_spread"].to_numpy(float),
+                                       pd.to_numeric(tr["label_margin"], errors="coerce")
+                                       .to_numpy(float))
         except ValueError:
-            sigma = 12.0
+            sigma = L.DEFAULT_SIGMA
         p_mkt, src = market_probability(tframe, sigma)
+        p_spread_mkt = np.asarray(B.spread_to_prob(tframe["close_home_spread"].to_numpy(float),
+                                                   sigma), float)
         p_elo = tframe["elo_prob_home"].to_numpy(float)
-        ev = np.isfinite(p_mkt)
-        blk = {"games": int(ev.sum()), "games_labelled": int(len(tframe)), "eval_set": EVAL_SET}
-        blk["model_market_free"] = M.probability_metrics(y[ev], probs["market_free"][ev])
-        blk["model_with_market"] = M.probability_metrics(y[ev], probs["with_market"][ev])
-        blk["elo"] = M.probability_metrics(y[ev], p_elo[ev])
-        counts = {"moneyline": int((src == "moneyline").sum()), "spread": int((src == "spread").sum())}
-        blk["market"] = {**M.probability_metrics(y[ev], p_mkt[ev]), "source": _source_label(counts),
-                         "counts": counts, "spread_sigma": sigma}
-        # minutes
-        if Mn is not None:
-            rec, minfo = _walk_minutes(Mn, season, minutes_cadence_days, fast, seed, n_jobs, hook,
-                                       progress, minutes_train_seasons, minutes_conformal,
-                                       conformal_window_rows)
-        else:
-            rec, minfo = pd.DataFrame(), {"retrains": 0, "seconds": 0.0}
-        blk["minutes"] = _minutes_metrics(rec)
+        blk = _prob_block(y, probs["market_free"], probs["with_market"], probs["spread_only"],
+                          p_elo, p_mkt, src, p_spread_mkt, sigma, seed)
         hml = tframe["close_home_ml"].to_numpy(float)
         aml = tframe["close_away_ml"].to_numpy(float)
         blk["kelly"] = kelly_bets(probs["market_free"], y, hml, aml, kelly_fraction, kelly_cap,
                                   min_edge)
-        blk["calibration"] = _calibration(probs["market_free"][ev], y[ev])
+        blk["kelly_with_market"] = kelly_bets(probs["with_market"], y, hml, aml, kelly_fraction,
+                                              kelly_cap, min_edge)
+        # availability and minutes
+        blk["availability"] = _availability_metrics(P, p_all, season)
+        min_seasons = _last(prior, minutes_train_seasons) + [season]
+        mm = P["season"].isin(min_seasons).to_numpy()
+        F = L.LineupMinutesModel(lineup, None).frame(P[mm], p_all[mm])
+        ot = pd.to_numeric(F["overtime_periods"], errors="coerce").to_numpy(float) \
+            if "overtime_periods" in F.columns else np.zeros(len(F))
+        gt = F["game_type"].astype(str).to_numpy() if "game_type" in F.columns else "regular"
+        F = F.assign(_total=TEAM_MINUTES + OT_MINUTES * np.nan_to_num(ot, nan=0.0)
+                     - _uncovered_minutes(F, box_scores), _eligible=np.isin(gt, GAME_TYPES))
+        given, expected, minfo = _walk_minutes(F, lineup, season, minutes_cadence_days, fast,
+                                               seed, n_jobs, hook, minutes_conformal,
+                                               conformal_window_rows)
+        blk["minutes"] = _minutes_metrics(given)
+        blk["minutes_expected_lineup"] = _expected_metrics(expected)
         out[season] = blk
 
-        for k, v in (("y", y[ev]), ("market_free", probs["market_free"][ev]),
-                     ("with_market", probs["with_market"][ev]), ("elo", p_elo[ev]),
-                     ("market", p_mkt[ev]), ("src", src[ev]), ("hml", hml), ("aml", aml),
-                     ("pmf_all", probs["market_free"]), ("y_all", y)):
+        for k, v in (("y", y), ("mf", probs["market_free"]), ("wm", probs["with_market"]),
+                     ("sp", probs["spread_only"]), ("elo", p_elo), ("mkt", p_mkt), ("src", src),
+                     ("spread_mkt", p_spread_mkt), ("hml", hml), ("aml", aml)):
             pooled[k].append(v)
-        if len(rec):
-            pooled_min.append(rec)
-        cfg_retrains[season] = {v: infos[v]["retrains"] for v in WIN_VARIANTS}
-        cfg_retrains[season]["minutes"] = minfo["retrains"]
-        cfg_models[season] = {v: {"candidate": infos[v]["candidate"],
-                                  "calibration": infos[v]["calibration"],
-                                  "tune_seconds": infos[v]["tune_seconds"]} for v in WIN_VARIANTS}
-        if minfo.get("conformal"):
-            cfg_models[season]["minutes_conformal_shifts"] = minfo["conformal"]
-        cfg_sigma[season] = sigma
-        cfg_diag[season] = _minutes_diagnostics(rec)
-        cfg_seconds[season] = round(time.perf_counter() - ts, 1)
-        progress(f"[backtest] {season}: done in {cfg_seconds[season]:.1f}s  "
+        pooled_min["given"].append(given)
+        pooled_min["expected"].append(expected)
+        cfg["n_retrains"][season] = {"market_free": winfo["retrains"],
+                                     "with_market": winfo["retrains"],
+                                     "minutes": minfo["retrains"]}
+        cfg["win"][season] = {k: winfo[k] for k in ("feature_sigma", "beta_with_market",
+                                                    "beta_spread_only", "coef_last_fit",
+                                                    "seconds")}
+        cfg["spread_sigma"][season] = sigma
+        cfg["minutes_conformal_shifts"][season] = minfo["conformal"]
+        cfg["minutes_diagnostics"][season] = _minutes_diagnostics(given)
+        cfg["seconds_per_season"][season] = round(time.perf_counter() - ts, 1)
+        progress(f"[backtest] {season}: done in {cfg['seconds_per_season'][season]:.1f}s  "
                  + _season_line(blk))
 
     cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in pooled.items()}
-    src_counts = {"moneyline": int((cat["src"] == "moneyline").sum()),
-                  "spread": int((cat["src"] == "spread").sum())}
-    all_min = pd.concat(pooled_min, ignore_index=True) if pooled_min else None
-    cfg_diag["overall"] = _minutes_diagnostics(all_min)
-    overall = {"seasons": list(test_seasons), "games": int(len(cat["y"])),
-               "games_labelled": int(len(cat["y_all"])), "eval_set": EVAL_SET,
-               "model_market_free": M.probability_metrics(cat["y"], cat["market_free"]),
-               "model_with_market": M.probability_metrics(cat["y"], cat["with_market"]),
-               "elo": M.probability_metrics(cat["y"], cat["elo"]),
-               "market": {**M.probability_metrics(cat["y"], cat["market"]),
-                          "source": _source_label(src_counts), "counts": src_counts},
-               "minutes": _minutes_metrics(all_min),
-               "kelly": kelly_bets(cat["pmf_all"], cat["y_all"], cat["hml"], cat["aml"],
-                                   kelly_fraction, kelly_cap, min_edge),
-               "calibration": _calibration(cat["market_free"], cat["y"])}
+    overall = {"seasons": list(test_seasons),
+               **_prob_block(cat["y"], cat["mf"], cat["wm"], cat["sp"], cat["elo"], cat["mkt"],
+                             cat["src"], cat["spread_mkt"], None, seed)}
+    given_all = pd.concat([g for g in pooled_min["given"] if len(g)], ignore_index=True) \
+        if any(len(g) for g in pooled_min["given"]) else None
+    exp_all = pd.concat([g for g in pooled_min["expected"] if len(g)], ignore_index=True) \
+        if any(len(g) for g in pooled_min["expected"]) else None
+    overall["minutes"] = _minutes_metrics(given_all)
+    overall["minutes_expected_lineup"] = _expected_metrics(exp_all)
+    overall["kelly"] = kelly_bets(cat["mf"], cat["y"], cat["hml"], cat["aml"], kelly_fraction,
+                                  kelly_cap, min_edge)
+    overall["kelly_with_market"] = kelly_bets(cat["wm"], cat["y"], cat["hml"], cat["aml"],
+                                              kelly_fraction, kelly_cap, min_edge)
+    av = [out[s]["availability"] for s in test_seasons if "brier_model" in out[s]["availability"]]
+    n_av = sum(a["rows"] for a in av)
+    overall["availability"] = {"rows": n_av, **({k: sum(a[k] * a["rows"] for a in av) / n_av
+                                                 for k in ("brier_model", "brier_rule",
+                                                           "log_loss_model", "log_loss_rule")}
+                                                if n_av else {})}
+    cfg["minutes_diagnostics"]["overall"] = _minutes_diagnostics(given_all)
     fp = data_fingerprint or games.attrs.get("data_fingerprint")
     config = {"cadence_days": int(cadence_days), "minutes_cadence_days": int(minutes_cadence_days),
               "fast": bool(fast), "seeds": {"win": int(seed), "minutes": int(seed)},
               "feature_schema_version": FEATURE_SCHEMA_VERSION, "data_fingerprint": fp,
-              "n_retrains": cfg_retrains,
-              "n_retrains_total": int(sum(sum(v.values()) for v in cfg_retrains.values())),
+              "models": {"market_free": "LinearWinModel on " + ", ".join(L.WIN_FEATURES),
+                         "with_market": "MarketStack(market, market_free)",
+                         "minutes": "LightGBM quantiles + lineup context, width reconciliation",
+                         "availability": "LightGBM classifier (regular / playoff)"},
+              "lineup_seasons": seasons_ok, "availability_seconds": round(t_avail, 1),
+              "n_retrains_total": int(sum(sum(v.values()) for v in cfg["n_retrains"].values())),
               "win_train_seasons": win_train_seasons, "minutes_train_seasons": minutes_train_seasons,
               "minutes_conformal": bool(minutes_conformal),
               "conformal_window_rows": int(conformal_window_rows),
               "kelly": {"fraction": kelly_fraction, "cap": kelly_cap, "min_edge": min_edge,
-                        "bankroll": "fixed 1 unit (no compounding)", "model": "market_free"},
-              "models": cfg_models, "spread_sigma": cfg_sigma, "minutes_diagnostics": cfg_diag,
-              "seconds_per_season": cfg_seconds,
-              "seconds_total": round(time.perf_counter() - t_all, 1)}
+                        "bankroll": "fixed 1 unit (no compounding)"},
+              **cfg, "seconds_total": round(time.perf_counter() - t_all, 1)}
     return _json_ready({**out, "overall": overall, "config": config})
 
 
@@ -668,7 +799,7 @@ def write_json_atomic(path: str | Path, obj: dict) -> Path:
 
 
 def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | Path | None,
-                     cadence_days: int = 7, fast: bool = False, progress: Progress | None = print,
+                     cadence_days: int = 7, fast: bool = True, progress: Progress | None = print,
                      *, cache_dir: str | Path | None = None, **walk_kwargs) -> dict:
     """Build (or load cached) archive features, run :func:`walk_forward`, write the JSON atomically
     to ``json_out`` (when given) and print a compact table.  ``walk_kwargs`` go to
@@ -680,7 +811,8 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
     missing = [s for s in seasons if s not in known]
     if missing:
         raise ValueError(f"seasons not in the archive: {missing} (known: {sorted(known)})")
-    res = walk_forward(games, minutes, seasons, cadence_days=cadence_days, fast=fast,
+    box = archive_box_scores(data_dir, cache_dir=cache_dir, progress=progress)
+    res = walk_forward(games, minutes, seasons, box, cadence_days=cadence_days, fast=fast,
                        progress=progress, **walk_kwargs)
     res["config"]["data_dir"] = str(Path(data_dir).expanduser().resolve())
     res["config"]["seconds_with_features"] = round(time.perf_counter() - t0, 1)
@@ -691,6 +823,7 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
     return res
 
 
-__all__ = ["CACHE_VERSION", "EVAL_SET", "add_eval_columns", "build_archive_features", "data_fingerprint",
+__all__ = ["CACHE_VERSION", "EVAL_SET", "add_eval_columns", "archive_box_scores",
+           "build_archive_features", "data_fingerprint",
            "eligible_games", "eligible_minutes", "format_table", "kelly_bets", "market_probability",
            "run_backtest_cli", "walk_forward", "write_json_atomic"]

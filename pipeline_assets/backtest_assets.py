@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline_assets import backtest
-from pipeline_assets.featureio import latest_per_game
+from pipeline_assets.featureio import box_history, latest_per_game
 from pipeline_assets.metadata import markdown_table
 from resources import storage
 from resources.dagster_resources import StorageResource
@@ -18,7 +18,7 @@ SEASONS = dg.StaticPartitionsDefinition([f"{y}-{(y + 1) % 100:02d}" for y in ran
 
 class BacktestConfig(dg.Config):
     cadence_days: int = 7
-    fast: bool = False
+    full_grid: bool = False  # the minutes model with LightGBM's full settings (3x slower)
     minutes_cadence_days: int = 30
 
 
@@ -33,6 +33,12 @@ def gold_with_eval_columns(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     odds = storage.read_snapshot_history(catalog.snapshot("odds"), dates, root)
     results = storage.read_label_range(catalog.label("results"), dates, root)
     return backtest.add_eval_columns(games, minutes, sched, results, odds)
+
+
+def _ci(c: dict | None) -> str:
+    if not c or c.get("mean") is None:
+        return ""
+    return f"{c['mean']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
 
 
 def calibration_png(cal: list[dict], title: str) -> str:
@@ -64,17 +70,23 @@ def backtest_report(context: dg.AssetExecutionContext, config: BacktestConfig,
     games, minutes = gold_with_eval_columns(root)
     if season not in set(games["season"]):
         raise dg.Failure(f"season {season} has no gold features; backfill it first")
-    res = backtest.walk_forward(games, minutes, [season], cadence_days=config.cadence_days,
-                                fast=config.fast, minutes_cadence_days=config.minutes_cadence_days,
+    res = backtest.walk_forward(games, minutes, [season], box_history(root),
+                                cadence_days=config.cadence_days, fast=not config.full_grid,
+                                minutes_cadence_days=config.minutes_cadence_days,
                                 progress=context.log.info)
     path = backtest.write_json_atomic(root / "artifacts" / "backtest_report" / f"season={season}"
                                       / "report.json", res)
     block = res[season]
-    rows = [{"model": k, **{m: block[k][m] for m in ("log_loss", "brier", "accuracy")}}
+    rows = [{"model": k, **{m: block[k][m] for m in ("log_loss", "brier", "accuracy")},
+             "vs market [95% CI]": _ci(block["vs_market"].get(k.removeprefix("model_")))}
             for k in ("model_market_free", "model_with_market", "elo", "market")]
     table = pd.DataFrame(rows).round(4)
     md = {"games": block["games"], "table": dg.MetadataValue.md(markdown_table(table)),
-          "minutes": dg.MetadataValue.json(block["minutes"]), "kelly": dg.MetadataValue.json(block["kelly"]),
+          "minutes": dg.MetadataValue.json(block["minutes"]),
+          "minutes_expected_lineup": dg.MetadataValue.json(block["minutes_expected_lineup"]),
+          "availability": dg.MetadataValue.json(block["availability"]),
+          "spread_only": dg.MetadataValue.json(block["spread_only"]),
+          "kelly": dg.MetadataValue.json(block["kelly"]),
           "market_source": str(block["market"].get("source")), "path": dg.MetadataValue.path(str(path))}
     if block.get("calibration"):
         md["calibration_plot"] = dg.MetadataValue.md(calibration_png(block["calibration"],

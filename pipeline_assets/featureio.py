@@ -46,6 +46,13 @@ def load_history(root: Path, until: str) -> History:
                    box[box["game_date"] <= until].reset_index(drop=True))
 
 
+def box_history(root: Path) -> pd.DataFrame:
+    """Every stored box-score row with its game's ``season`` (the box weights' training data)."""
+    box = storage.read_label_range(catalog.label("box_scores"), None, root)
+    results = storage.read_label_range(catalog.label("results"), None, root)
+    return box.merge(results[["game_id", "season"]], on="game_id", how="inner")
+
+
 def latest_per_game(schedule: pd.DataFrame) -> pd.DataFrame:
     """The newest schedule row per game (a game can appear in several snapshot runs)."""
     if schedule.empty:
@@ -55,14 +62,14 @@ def latest_per_game(schedule: pd.DataFrame) -> pd.DataFrame:
         ["tip_ts", "game_id"], kind="mergesort", ignore_index=True)
 
 
-def features_from_tables(targets: pd.DataFrame, player_targets: pd.DataFrame, history: History,
-                         injuries: pd.DataFrame, odds: pd.DataFrame
+def features_from_tables(targets: pd.DataFrame, history: History, injuries: pd.DataFrame,
+                         odds: pd.DataFrame, rosters: pd.DataFrame
                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Game and minutes features of `targets` (schedule rows + cutoff_ts) and `player_targets`
-    from whole input tables: the one call both paths make."""
+    """Game and player-game features of `targets` (schedule rows + cutoff_ts) from whole input
+    tables: the one call both paths make."""
     games = build_game_features(targets, history.results, history.box_scores, injuries, odds)
-    minutes = build_minutes_features(targets, player_targets, history.results,
-                                     history.box_scores, injuries, odds)
+    minutes = build_minutes_features(targets, history.results, history.box_scores, injuries,
+                                     odds, rosters)
     return games, minutes
 
 
@@ -76,19 +83,11 @@ def gold_targets(schedule: pd.DataFrame) -> pd.DataFrame:
     return sched.assign(cutoff_ts=sched["tip_ts"])
 
 
-def gold_player_targets(targets: pd.DataFrame, box_scores: pd.DataFrame) -> pd.DataFrame:
-    """Gold player targets: the box-score appearances of the target games."""
-    box = box_scores.loc[box_scores["game_id"].isin(targets["game_id"]),
-                         ["game_id", "team_id", "player_id", "player_name"]]
-    return box.reset_index(drop=True)
-
-
 def gold_from_tables(schedule: pd.DataFrame, history: History, injuries: pd.DataFrame,
-                     odds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Gold game and minutes features (cutoff = tip) of every game of `schedule`."""
-    targets = gold_targets(schedule)
-    return features_from_tables(targets, gold_player_targets(targets, history.box_scores),
-                                history, injuries, odds)
+                     odds: pd.DataFrame, rosters: pd.DataFrame
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Gold game and player-game features (cutoff = tip) of every game of `schedule`."""
+    return features_from_tables(gold_targets(schedule), history, injuries, odds, rosters)
 
 
 def build_gold(dates: list[str], root: Path, history: History | None = None
@@ -97,7 +96,10 @@ def build_gold(dates: list[str], root: Path, history: History | None = None
     hist = history or load_history(root, max(dates))
     snaps = {k: storage.read_snapshot_history(catalog.snapshot(k), dates, root)
              for k in catalog.GOLD_READS}
-    return gold_from_tables(snaps["schedule"], hist, snaps["injuries"], snaps["odds"])
+    snaps["injuries"] = storage.read_snapshot_history(
+        catalog.snapshot("injuries"), injury_dates(dates), root)
+    return gold_from_tables(snaps["schedule"], hist, snaps["injuries"], snaps["odds"],
+                            snaps["rosters"])
 
 
 def write_gold(games: pd.DataFrame, minutes: pd.DataFrame, dates: list[str], root: Path) -> list[str]:
@@ -188,7 +190,19 @@ def read_live_inputs(day: str, as_of: pd.Timestamp, root: Path, policy: LivePoli
             continue
         tokens[kind], read_day[kind] = _runs(kind, day, as_of, root, pending), day
         frames[kind] = _read(kind, day, tokens[kind], as_of, root, pending)
+    earlier = [d for d in injury_dates([day]) if d != day]
+    frames["injuries"] = pd.concat(
+        [storage.read_snapshot_history(catalog.snapshot("injuries"), earlier, root),
+         frames["injuries"]], ignore_index=True).drop_duplicates(ignore_index=True)
     return LiveInputs(frames, tokens, read_day)
+
+
+def injury_dates(dates: list[str]) -> list[str]:
+    """The dates whose injury reports features of `dates` read: each date and the
+    INJURY_LOOKBACK_DAYS before it."""
+    first = to_date(min(dates)) - dt.timedelta(days=catalog.INJURY_LOOKBACK_DAYS)
+    last = to_date(max(dates))
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
 def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: History,
@@ -229,8 +243,8 @@ def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: H
         raise LiveInputError(f"{day}: a target game has no tip_ts in the schedule")
     cutoff = schedule["tip_ts"].where(schedule["tip_ts"] < run_as_of, run_as_of)
     targets = schedule.assign(cutoff_ts=cutoff.astype(TS))
-    games, minutes = features_from_tables(targets, live_player_targets(targets, frames["rosters"]),
-                                          history, frames["injuries"], frames["odds"])
+    games, minutes = features_from_tables(targets, history, frames["injuries"], frames["odds"],
+                                          frames["rosters"])
     coverage = _coverage(targets, minutes, frames)
     summary = {
         "mode": "live", "date": day, "run_as_of_ts": run_as_of.isoformat(),
@@ -239,15 +253,6 @@ def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: H
         "teams_without_roster": int((coverage["roster_players"] == 0).sum()) if len(coverage) else 0,
     }
     return LiveResult(games, minutes, summary, coverage)
-
-
-def live_player_targets(targets: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
-    """Live player targets: every roster player of both teams of each target game."""
-    sides = pd.concat([targets[["game_id", "home_team_id"]].rename(columns={"home_team_id": "team_id"}),
-                       targets[["game_id", "away_team_id"]].rename(columns={"away_team_id": "team_id"})])
-    players = sides.merge(roster[["team_id", "player_id", "player_name"]].drop_duplicates(
-        ["team_id", "player_id"]), on="team_id", how="inner")
-    return players.sort_values(["game_id", "team_id", "player_id"], ignore_index=True)
 
 
 def _coverage(targets, minutes, frames) -> pd.DataFrame:
@@ -330,15 +335,7 @@ def parity(day: str, root: Path) -> dict[str, pd.DataFrame]:
                         allow_missing=("injuries", "odds"))
     live = build_live(day, late, read_live_inputs(day, late, root, policy),
                       load_history(root, day), policy)
-    # Live player rows are the roster as of the run, gold rows the players who appeared.  Parity is
-    # about the code path, so it compares the player-games both paths target (same game, player
-    # and team); appearances the live roster did not cover (a debut, a trade the roster had not yet
-    # caught up with) are coverage gaps, reported separately.
-    keys = ["game_id", "player_id", "team_id"]
-    targeted = gold_m.merge(live.minutes[keys], on=keys, how="inner")[gold_m.columns]
-    gaps = gold_m.merge(live.minutes[keys], on=keys, how="left", indicator=True)
-    gaps = gaps.loc[gaps["_merge"] == "left_only", ["game_id", "team_id", "player_id", "player_name"]]
-    minutes = diff_features(targeted, live.minutes.merge(targeted[keys], on=keys)[live.minutes.columns],
-                            ["game_id", "player_id"])
-    return {"game": diff_features(gold_g, live.games, ["game_id"]), "minutes": minutes,
-            "minutes_roster_gaps": gaps.reset_index(drop=True)}
+    # Both paths build the same candidate rows (recent appearances, the injury report, the roster
+    # known at the cutoff), so every column of every row is compared.
+    minutes = diff_features(gold_m, live.minutes, ["game_id", "player_id"])
+    return {"game": diff_features(gold_g, live.games, ["game_id"]), "minutes": minutes}

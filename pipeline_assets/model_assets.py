@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline_assets import scoring, training
 from pipeline_assets.feature_assets import live_as_of
-from pipeline_assets.featureio import LiveInputError, live_feature_run, odds_at
+from pipeline_assets.featureio import LiveInputError, box_history, live_feature_run, odds_at
 from pipeline_assets.metadata import markdown_table
 from pipeline_assets.partitions import DAILY
 from resources import storage
@@ -48,39 +48,51 @@ def _trigger(context, config: TrainConfig) -> str:
     return context.run.tags.get(RETRAIN_TAG) or config.reason
 
 
-@dg.asset(deps=["gold_game_features"], group_name="models", kinds={"lightgbm", "xgboost", "mlflow"},
-          description="Win-probability models (market_free and with_market): season-blocked CV, "
-                      "calibrated, versioned v{YYYYMMDD_HHMMSS}, promoted only through the gate.")
+def _gold(store: StorageResource, feature_set: str) -> pd.DataFrame:
+    table = storage.read_season_tables(catalog.feature("gold", feature_set), store.path())
+    if table.empty:
+        raise dg.Failure(f"no {catalog.feature('gold', feature_set).asset} yet: backfill "
+                         "history first (history_job)")
+    return table
+
+
+@dg.asset(deps=["gold_game_features", "gold_minutes_features", "player_box_scores"],
+          group_name="models", kinds={"sklearn", "lightgbm", "mlflow"},
+          description="Win-probability models: market-free (expected-lineup strength: who plays "
+                      "x how good, logistic regression with recency weights and a home flag) and "
+                      "with-market (the market's probability stacked with it); versioned "
+                      "v{YYYYMMDD_HHMMSS}, promoted only through the gate.")
 def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: StorageResource,
               registry: RegistryResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-    games = storage.read_season_tables(catalog.feature("gold", "game"), store.path())
-    if games.empty:
-        raise dg.Failure("no gold_game_features yet: backfill history first (history_job)")
+    games, players = _gold(store, "game"), _gold(store, "minutes")
     reg = registry.get()
-    reports = training.train_win(games, reg, until=config.until or None, fast=config.fast,
+    reports = training.train_win(games, players, box_history(store.path()), reg,
+                                 until=config.until or None, fast=config.fast,
                                  floors={"max_log_loss": config.max_log_loss},
-                                 log_run=mlflow.get().log_training, reason=_trigger(context, config))
+                                 log_run=mlflow.get().log_training,
+                                 reason=_trigger(context, config))
     for r in reports:
         context.log.info(f"{r.name} {r.version}: {'PROMOTED' if r.promoted else 'kept production'}"
-                         f" — {'; '.join(r.reasons)}")
+                         f" -- {'; '.join(r.reasons)}")
     md = _report_md(reports)
     md.update({f"{r.name}_version": r.version for r in reports})
     md.update({f"{r.name}_production": reg.production_version(r.name) or "none" for r in reports})
     md.update({f"{r.name}_log_loss": r.candidate_metrics["log_loss"] for r in reports})
+    md["lineup"] = dg.MetadataValue.json(reports[0].extra["lineup"])
     return dg.MaterializeResult(metadata=md, tags={PROMOTED_TAG: str(any(r.promoted for r in reports))})
 
 
-@dg.asset(deps=["gold_minutes_features"], group_name="models", kinds={"lightgbm", "mlflow"},
-          description="Player-minutes quantile model (p10/p50/p90), versioned and gated on MAE.")
+@dg.asset(deps=["gold_minutes_features", "player_box_scores"], group_name="models",
+          kinds={"lightgbm", "mlflow"},
+          description="Player-minutes quantile model (p10/p50/p90 if he plays) with P(plays) from "
+                      "the availability model, versioned and gated on MAE.")
 def minutes_model(context: dg.AssetExecutionContext, config: TrainConfig, store: StorageResource,
                   registry: RegistryResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-    mins = storage.read_season_tables(catalog.feature("gold", "minutes"), store.path())
-    if mins.empty:
-        raise dg.Failure("no gold_minutes_features yet: backfill history first (history_job)")
     reg = registry.get()
-    r = training.train_minutes(mins, reg, until=config.until or None, fast=config.fast,
+    r = training.train_minutes(_gold(store, "minutes"), box_history(store.path()), reg,
+                               until=config.until or None, fast=config.fast,
                                log_run=mlflow.get().log_training, reason=_trigger(context, config))
-    context.log.info(f"minutes {r.version}: {'PROMOTED' if r.promoted else 'kept production'} — "
+    context.log.info(f"minutes {r.version}: {'PROMOTED' if r.promoted else 'kept production'} -- "
                      f"{'; '.join(r.reasons)}")
     md = _report_md([r])
     md.update({"version": r.version, "production": reg.production_version("minutes") or "none",
@@ -119,7 +131,8 @@ def _features(feature_set: str, day: str, as_of: pd.Timestamp, root) -> tuple[pd
         raise dg.Failure(str(exc)) from None
 
 
-@dg.asset(deps=["live_game_features", "win_model"], partitions_def=DAILY, group_name="scores",
+@dg.asset(deps=["live_game_features", "live_minutes_features", "win_model"], partitions_def=DAILY,
+          group_name="scores",
           kinds={"numba", "parquet"}, backfill_policy=dg.BackfillPolicy.single_run(),
           description="Per game: win probability (production market-free model), Monte Carlo "
                       "margin/total distributions, cover/over, de-vigged market, edge, Kelly stake.")
@@ -135,7 +148,8 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
     for day in context.partition_keys:
         as_of = live_as_of(context, config, day, root)
         feats, feat_run = _features("game", day, as_of, root)
-        table = scoring.score_game_table(feats, models, odds_at(day, as_of, root), as_of,
+        players, _ = _features("minutes", day, as_of, root)
+        table = scoring.score_game_table(feats, players, models, odds_at(day, as_of, root), as_of,
                                          config.policy(), config.n_sims)
         summary = scoring.game_summary(table, day, as_of, models, feat_run, source.name, "dagster")
         folder = scoring.write_score_run("game_scores", day, as_of, table, summary, root)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline_assets.features.asof import latest_odds
-from pipeline_assets.models.minutes import predict_minutes
+from pipeline_assets.training import minutes_prediction, win_probability
 from resources import storage
 from resources.registry import LoadedModel, ModelRegistry
 from tipoff_core import catalog
@@ -29,7 +29,7 @@ LEAGUE_TOTAL = 225.0  # fallback expected total when a team has no scoring histo
 DEFAULT_N_SIMS = 10_000
 WIN_FREE, WIN_MARKET, MINUTES = "win_market_free", "win_with_market", "minutes"
 MINUTES_ID_COLUMNS = ["game_id", "game_date", "team_id", "opp_team_id", "player_id", "player_name"]
-MINUTES_SCORE_COLUMNS = ["p10", "p50", "p90", "p50_raw"]
+MINUTES_SCORE_COLUMNS = ["p_play", "p10", "p50", "p90", "p50_raw", "expected_minutes"]
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,14 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     })
 
 
-def score_game_table(features: pd.DataFrame, models: ProductionModels, odds: pd.DataFrame,
-                     as_of: pd.Timestamp, policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS
-                     ) -> pd.DataFrame:
-    """The `game_scores` table of a run: production models on the live game features."""
+def score_game_table(features: pd.DataFrame, players: pd.DataFrame, models: ProductionModels,
+                     odds: pd.DataFrame, as_of: pd.Timestamp, policy: StakePolicy,
+                     n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
+    """The `game_scores` table of a run: production models on the live game features and the
+    slate's candidate players."""
     free, market = models.free.model, models.market.model
-    table = score_games(features, free["model"].predict_proba(features),
-                        market["model"].predict_proba(features),
+    table = score_games(features, win_probability(free["model"], features, players),
+                        win_probability(market["model"], features, players),
                         free["baseline"].predict_proba(features), odds, n_sims=n_sims,
                         seed=mc_seed(as_of), policy=policy)
     table.insert(0, "run_as_of_ts", as_of)
@@ -163,12 +164,17 @@ def score_game_table(features: pd.DataFrame, models: ProductionModels, odds: pd.
 
 def score_minutes_table(features: pd.DataFrame, minutes: LoadedModel, as_of: pd.Timestamp
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The `minutes_scores` table of a run (p10/p50/p90 reconciled to 240 per team) and the teams
-    flagged by the reconciliation."""
+    """The `minutes_scores` table of a run -- per candidate P(plays), p10/p50/p90 minutes if he
+    plays (those likely to play reconciled to 240 per team) and the expected minutes
+    P(plays) x p50 -- and the teams flagged by the reconciliation."""
     if len(features):
-        rec, flags = predict_minutes(minutes.model, features)
+        rec, flags = minutes_prediction(minutes.model, features)
+        rec = rec.reset_index(drop=True)
+        if "p_play" not in rec:  # a model of an earlier feature set: Out players 0, others 1
+            rec["p_play"] = np.where(rec["p50"] > 0, 1.0, 0.0)
+        rec["expected_minutes"] = rec["p_play"] * rec["p50"]
         table = features[MINUTES_ID_COLUMNS].reset_index(drop=True).join(
-            rec[MINUTES_SCORE_COLUMNS].reset_index(drop=True))
+            rec[MINUTES_SCORE_COLUMNS])
     else:
         flags = pd.DataFrame(columns=["game_id", "team_id"])
         table = pd.DataFrame(columns=MINUTES_ID_COLUMNS + MINUTES_SCORE_COLUMNS)

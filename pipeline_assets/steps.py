@@ -265,8 +265,9 @@ def prediction(c: dict, f: dict, root: Path, registry: ModelRegistry,
         models = scoring.load_production_models(registry)
     except NoProductionModelError as exc:
         raise StepFailure(f"prediction: {exc}") from None
-    games = scoring.score_game_table(live.games, models, odds_at(day, as_of, root, _pending(c)),
-                                     as_of, stake_policy, n_sims)
+    games = scoring.score_game_table(live.games, live.minutes, models,
+                                     odds_at(day, as_of, root, _pending(c)), as_of, stake_policy,
+                                     n_sims)
     mins, flags = scoring.score_minutes_table(live.minutes, models.minutes, as_of)
     return {"games": table_to_json(games), "minutes": table_to_json(mins),
             "teams_flagged": table_to_json(flags), "n_sims": n_sims,

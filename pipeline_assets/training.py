@@ -1,5 +1,11 @@
 """Train, register and gate models on the gold feature history (plain Python; assets wrap it).
 
+What is trained (``models.lineup``): the expected-lineup market-free model (``win_market_free``),
+the market stack on top of it (``win_with_market``) and the minutes model (``minutes``), each
+with the lineup model (box weights + availability classifier) it was trained with.  A logistic
+regression on the game table's team features is stored beside the market-free model as a
+baseline (``p_logistic`` in the scores).
+
 Honest gate: the newest games (at least `GATE_MIN_GAMES`, at least `GATE_DAYS` days) are held out;
 the candidate is trained only on games before that window and both it and the current production
 version are scored on the window.  The candidate is promoted only if it is no worse (and floors
@@ -15,22 +21,21 @@ from typing import Callable
 
 import pandas as pd
 
-from tipoff_core.domain import metrics
-from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, MARKET_COLUMNS
-from pipeline_assets.models.minutes import predict_minutes, train_minutes_model
-from pipeline_assets.models.win import baseline_logistic, train_win_model
+import numpy as np
+
+from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
+from pipeline_assets.models.lineup import fit_minutes_model, fit_win_models, season_box
+from pipeline_assets.models.minutes import predict_minutes
+from pipeline_assets.models.win import baseline_logistic
 from resources.registry import ModelRegistry, NoProductionModelError, training_metadata
+from tipoff_core.domain import metrics
 from tipoff_core.tags import RETRAIN_MANUAL
 
 log = logging.getLogger(__name__)
 
 GATE_DAYS = 14
 GATE_MIN_GAMES = 50
-WIN_VARIANTS = {
-    "win_market_free": FEATURE_COLUMNS["game"],
-    "win_with_market": FEATURE_COLUMNS["game"] + [c for c in MARKET_COLUMNS["game"] if c != "mkt_available"],
-}
-MINUTES_NAME = "minutes"
+WIN_FREE, WIN_MARKET, MINUTES_NAME = "win_market_free", "win_with_market", "minutes"
 DEFAULT_WIN_FLOORS = {"max_log_loss": 0.70}
 DEFAULT_MINUTES_FLOORS = {"max_mae": 8.0}
 
@@ -71,70 +76,97 @@ def labelled_games(gold_games: pd.DataFrame, until: str | None) -> pd.DataFrame:
     return df.sort_values(["game_date", "game_id"], kind="mergesort", ignore_index=True)
 
 
-def train_win(gold_games: pd.DataFrame, registry: ModelRegistry, *, until: str | None = None,
-              fast: bool = False, floors: dict | None = None, seed: int = 0,
-              log_run: Callable[..., str] | None = None, reason: str = RETRAIN_MANUAL) -> list[TrainReport]:
+def players_of(gold_minutes: pd.DataFrame, games: pd.DataFrame) -> pd.DataFrame:
+    """The candidate rows of `games` (sorted by game, team, player)."""
+    return gold_minutes[gold_minutes["game_id"].isin(games["game_id"])].reset_index(drop=True)
+
+
+def win_probability(model, games: pd.DataFrame, players: pd.DataFrame) -> np.ndarray:
+    """P(home win) of any stored win model: expected-lineup models read the candidate rows,
+    models of earlier feature sets only the game rows."""
+    if getattr(model, "uses_players", False):
+        return model.predict_proba(games, players)
+    return model.predict_proba(games)
+
+
+def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: pd.DataFrame,
+              registry: ModelRegistry, *, until: str | None = None, fast: bool = False,
+              floors: dict | None = None, seed: int = 0, log_run: Callable[..., str] | None = None,
+              reason: str = RETRAIN_MANUAL) -> list[TrainReport]:
     """Train both win variants; register, gate and maybe promote each."""
+    t0 = time.perf_counter()
     df = labelled_games(gold_games, until)
     start = gate_window(df["game_date"])
     train, window = df[df["game_date"] < start], df[df["game_date"] >= start]
     if len(train) < 100:
         raise ValueError(f"only {len(train)} labelled games before the gate window {start}: "
                          "backfill more history (gold_game_features) before training")
+    train_players = players_of(gold_minutes, train)
+    window_players = players_of(gold_minutes, window)
+    box = season_box(box_scores, train["season"].unique())
+    box = box[box["game_date"] < start]
+    free, market, info = fit_win_models(train, train_players, box, as_of=start, seed=seed)
+    baseline = baseline_logistic(train, FEATURE_COLUMNS["game"], seed=seed)
     y_win = window["label_home_win"].astype(bool).to_numpy()
     reports = []
-    for name, cols in WIN_VARIANTS.items():
-        t0 = time.perf_counter()
-        model = train_win_model(train, cols, seed=seed, fast=fast)
-        baseline = baseline_logistic(train, FEATURE_COLUMNS["game"], seed=seed)
-        cand = metrics.probability_metrics(y_win, model.predict_proba(window))
-        prod_metrics, prod_version = _production_win_metrics(registry, name, window, y_win)
+    for name, model in ((WIN_FREE, free), (WIN_MARKET, market)):
+        cand = metrics.probability_metrics(y_win, model.predict_proba(window, window_players))
+        prod_metrics, prod_version = _production_win_metrics(registry, name, window,
+                                                             window_players, y_win)
+        params = {"kind": type(model).__name__, "features": ",".join(model.feature_cols),
+                  "beta": info["beta"], "sigma": info["sigma"], "fast": fast,
+                  **{f"coef_{k}": v for k, v in info["coef"].items()}}
         meta = training_metadata(
-            train, ["game_id"], "label_home_win", metrics=cand,
-            params={"kind": model.kind, **model.params, "calibration": model.calibration,
-                    "fast": fast},
-            gate_window=[start, window["game_date"].iloc[-1]],
+            train, ["game_id"], "label_home_win", metrics=cand, params=params,
+            gate_window=[start, window["game_date"].iloc[-1]], lineup=info,
             feature_schema_version=FEATURE_SCHEMA_VERSION, trigger=reason)
         if log_run is not None:
-            meta["mlflow_run_id"] = log_run(run_name=name, params=meta["params"], metrics=cand,
-                                            feature_cols=list(cols),
+            meta["mlflow_run_id"] = log_run(run_name=name, params=params, metrics=cand,
+                                            feature_cols=list(model.feature_cols),
                                             tags={"model_name": name, "trigger": reason})
-        version = registry.register(name, {"model": model, "baseline": baseline}, cols, meta)
+        version = registry.register(name, {"model": model, "baseline": baseline},
+                                    model.feature_cols, meta)
         decision = registry.promote_if_passes(name, version, cand, prod_metrics,
                                               floors if floors is not None else DEFAULT_WIN_FLOORS)
         reports.append(TrainReport(name, version, decision.promote, decision.reasons, cand,
                                    prod_metrics, prod_version, len(train),
                                    (start, window["game_date"].iloc[-1]),
-                                   time.perf_counter() - t0,
-                                   {"cv": model.cv_report.to_dict("records")
-                                    if hasattr(model.cv_report, "to_dict") else model.cv_report}))
+                                   time.perf_counter() - t0, {"lineup": info}))
     return reports
 
 
-def _production_win_metrics(registry, name, window, y):
+def _production_win_metrics(registry, name, window, players, y):
     try:
         loaded = registry.load_production(name)
     except NoProductionModelError:
         return None, None
-    p = loaded.model["model"].predict_proba(window)
+    try:
+        p = win_probability(loaded.model["model"], window, players)
+    except (KeyError, ValueError) as exc:  # a model of an older feature set
+        log.warning("%s %s cannot score the gate window (%s): floors only", name,
+                    loaded.version, exc)
+        return None, loaded.version
     return metrics.probability_metrics(y, p), loaded.version
 
 
-def train_minutes(gold_minutes: pd.DataFrame, registry: ModelRegistry, *, until: str | None = None,
-                  fast: bool = False, floors: dict | None = None, seed: int = 0,
-                  log_run: Callable[..., str] | None = None, reason: str = RETRAIN_MANUAL) -> TrainReport:
-    df = gold_minutes[gold_minutes["label_minutes"].notna()]
-    if until:
-        df = df[df["game_date"] < until]
+def train_minutes(gold_minutes: pd.DataFrame, box_scores: pd.DataFrame, registry: ModelRegistry,
+                  *, until: str | None = None, fast: bool = False, floors: dict | None = None,
+                  seed: int = 0, log_run: Callable[..., str] | None = None,
+                  reason: str = RETRAIN_MANUAL) -> TrainReport:
+    df = gold_minutes if not until else gold_minutes[gold_minutes["game_date"] < until]
     df = df.sort_values(["game_date", "game_id"], kind="mergesort", ignore_index=True)
-    start = gate_window(df["game_date"], min_rows=GATE_MIN_GAMES * 20)
+    labelled = df[df["label_minutes"].notna()]
+    if labelled.empty:
+        raise ValueError("no labelled player-games: backfill history (gold_minutes_features)")
+    start = gate_window(labelled["game_date"], min_rows=GATE_MIN_GAMES * 20)
     train, window = df[df["game_date"] < start], df[df["game_date"] >= start]
-    if len(train) < 1000:
-        raise ValueError(f"only {len(train)} labelled player-games before {start}: backfill more "
-                         "history (gold_minutes_features) before training")
+    if train["label_minutes"].notna().sum() < 1000:
+        raise ValueError(f"only {train['label_minutes'].notna().sum()} labelled player-games "
+                         f"before {start}: backfill more history (gold_minutes_features)")
     t0 = time.perf_counter()
-    cols = FEATURE_COLUMNS["minutes"]
-    model = train_minutes_model(train, cols, seed=seed, fast=fast)
+    box = season_box(box_scores, train["season"].unique())
+    model = fit_minutes_model(train, box[box["game_date"] < start],
+                              seed=seed, fast=True)
     cand = gate_minutes_metrics(model, window)
     prod_metrics, prod_version = None, None
     try:
@@ -142,25 +174,48 @@ def train_minutes(gold_minutes: pd.DataFrame, registry: ModelRegistry, *, until:
         prod_metrics, prod_version = gate_minutes_metrics(loaded.model, window), loaded.version
     except NoProductionModelError:
         pass
-    meta = training_metadata(train, ["game_id", "player_id"], "label_minutes", metrics=cand,
-                             params={**model.params, "fast": fast},
+    except (KeyError, ValueError) as exc:  # a model of an older feature set
+        log.warning("minutes production cannot score the gate window (%s): floors only", exc)
+    params = {**model.model.params, "fast": fast, "features": len(model.feature_cols)}
+    meta = training_metadata(train[train["label_minutes"].notna()], ["game_id", "player_id"],
+                             "label_minutes", metrics=cand, params=params,
                              gate_window=[start, window["game_date"].iloc[-1]],
+                             lineup=model.lineup.metrics,
                              feature_schema_version=FEATURE_SCHEMA_VERSION, trigger=reason)
     if log_run is not None:
-        meta["mlflow_run_id"] = log_run(run_name=MINUTES_NAME, params=meta["params"], metrics=cand,
-                                        feature_cols=list(cols), tags={"model_name": MINUTES_NAME})
-    version = registry.register(MINUTES_NAME, model, cols, meta)
+        meta["mlflow_run_id"] = log_run(run_name=MINUTES_NAME, params=params, metrics=cand,
+                                        feature_cols=list(model.feature_cols),
+                                        tags={"model_name": MINUTES_NAME})
+    version = registry.register(MINUTES_NAME, model, model.feature_cols, meta)
     decision = registry.promote_if_passes(MINUTES_NAME, version, cand, prod_metrics,
                                           floors if floors is not None else DEFAULT_MINUTES_FLOORS,
                                           metric="mae")
     return TrainReport(MINUTES_NAME, version, decision.promote, decision.reasons, cand, prod_metrics,
-                       prod_version, len(train), (start, window["game_date"].iloc[-1]),
-                       time.perf_counter() - t0)
+                       prod_version, int(train["label_minutes"].notna().sum()),
+                       (start, window["game_date"].iloc[-1]), time.perf_counter() - t0)
+
+
+def minutes_prediction(model, players: pd.DataFrame, total: float | str = 240.0, *,
+                       plays: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-player p10/p50/p90 (+ p_play for lineup models), reconciliation flags) of any stored
+    minutes model; ``plays`` restricts the reconciliation to those rows (the gate: the players
+    who did play)."""
+    if getattr(model, "uses_players", False):
+        return model.predict(players, total, plays=plays), pd.DataFrame(columns=["game_id",
+                                                                                 "team_id"])
+    return predict_minutes(model, players, total)
 
 
 def gate_minutes_metrics(model, window: pd.DataFrame) -> dict:
-    """Minutes metrics of a model on the gate window (reconciled to 240 per team, as scored)."""
-    rec, flags = predict_minutes(model, window)
-    y = window["label_minutes"].astype(float).to_numpy()
+    """Minutes metrics on the gate window's players who played, reconciled among them (the
+    lineup context still sees every candidate)."""
+    window = window.reset_index(drop=True)
+    played = window["label_minutes"].notna().to_numpy()
+    if getattr(model, "uses_players", False):
+        rec, flags = minutes_prediction(model, window, plays=played)
+        rec = rec[played]
+    else:
+        rec, flags = minutes_prediction(model, window[played].reset_index(drop=True))
+    y = window.loc[played, "label_minutes"].astype(float).to_numpy()
     return {**metrics.minutes_metrics(y, rec["p10"].to_numpy(), rec["p50"].to_numpy(),
                                       rec["p90"].to_numpy()), "flagged_teams": int(len(flags))}

@@ -1,11 +1,12 @@
-"""As-of (leakage) property tests and unit tests of the expected-lineup features:
-features.availability, features.players, features.strength, features.team_ratings,
-features.schedule, models.availability, models.win_linear, models.minutes_reconcile.
+"""As-of (leakage) property tests and unit tests of the expected-lineup parts:
+features.availability, features.players, features.strength, models.availability,
+models.win_linear, models.minutes_reconcile, models.lineup.
 
-The property test reuses the random league of test_leakage.py (results published with lags,
-late box rows even for old games, injury and odds updates) and checks that every row of every
-new feature for targets with cutoff <= T is unchanged when rows stamped after T are perturbed,
-dropped or added, and that input row order never matters.
+tests/test_leakage.py shows the stored candidate rows (availability features ``av_*``, rating
+sums ``rt_*``) never see rows stamped after a cutoff.  Here the same random league checks what the
+models derive from them at prediction time -- each side's expected-lineup strength and every
+candidate's minutes context, with fixed box weights and a fixed stand-in for the availability
+classifier -- and that input row order never matters.
 """
 from __future__ import annotations
 
@@ -17,12 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline_assets.features import asof as A
-from pipeline_assets.features import availability as AV
+from pipeline_assets.features import build_game_features, build_minutes_features
 from pipeline_assets.features import players as PL
-from pipeline_assets.features import schedule as SC
-from pipeline_assets.features import strength as S
-from pipeline_assets.features import team_ratings as TR
+from pipeline_assets.models.lineup import LineupModel
 from tests.test_leakage import SETTINGS, league, make_league, perturb_after, pick_targets
 
 UTC = "datetime64[us, UTC]"
@@ -39,94 +37,83 @@ def _with_stats(box: pd.DataFrame | None) -> pd.DataFrame | None:
     mins = b["minutes"].fillna(0).to_numpy(float)
     b["plus_minus"] = np.where(b["minutes"].notna(), (h % 41) - 20.0, np.nan)
     for i, s in enumerate(PL.BOX_STATS):
-        b[s] = np.floor(((h // (i + 3)) % 7) * mins / 20.0)
+        b[s] = pd.array(np.floor(((h // (i + 3)) % 7) * mins / 20.0).astype(int), dtype="Int64")
     return b
-
-
-def _prepared(targets, tables):
-    inp = A.prepare(targets, tables["results"], tables["box_scores"], tables["injuries"],
-                    tables["odds"], who="test")
-    box = _with_stats(tables["box_scores"])
-    extra = ["plus_minus", *PL.BOX_STATS]
-    if box is not None and len(inp.box):
-        b = inp.box.merge(box[["game_id", "player_id"] + extra], on=["game_id", "player_id"],
-                          how="left")
-    else:
-        b = inp.box.assign(**{c: pd.Series([], dtype=float) for c in extra})
-    return inp, b
 
 
 WEIGHTS = PL.BoxWeights(-0.05, {"pts": 0.01, "ast": 0.02, "tov": -0.03, "dreb": 0.01},
                         {"pts": 0.3, "ast": 0.05})
 
 
-def _features(targets, sched, tables):
-    """Every new feature of the targets: candidate rows (availability + ratings), game
-    strength with a fixed availability 'model', minutes context, margin ratings, schedule."""
-    inp, box = _prepared(targets, tables)
-    sides = S.sides_of(inp.targets)
-    rows = S.player_rows(sides, inp.results, box, inp.injuries, WEIGHTS, schedule=sched)
-    # a fixed, deterministic stand-in for the fitted classifier
-    z = (2.0 - 0.5 * rows["missed"] - 2.0 * rows["inj_out"] + 0.05 * rows["min_l5"].fillna(0))
-    p = 1.0 / (1.0 + np.exp(-z.to_numpy(float)))
-    gs = S.game_strength(rows, p, len(inp.targets))
-    mc = S.minutes_context(rows, p)
-    tr = TR.margin_ratings(inp.targets, inp.results)
-    home = np.repeat(inp.targets["home_team_id"].to_numpy(), 2)
-    ss = SC.schedule_strain(sides.assign(home_team_id=home), sched)
-    return inp.targets, sides, rows, gs, mc, tr, ss
+class FixedAvailability:
+    """A deterministic stand-in for the fitted classifier."""
+
+    def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        z = 2.0 - 0.5 * rows["missed"] - 2.0 * rows["inj_out"] + 0.05 * rows["min_l5"].fillna(0)
+        return 1.0 / (1.0 + np.exp(-z.to_numpy(float)))
 
 
-def _side_cut(sides, T):
-    return set(sides.loc[sides["cutoff_ts"] <= T, "_side"])
+LINEUP = LineupModel(WEIGHTS, FixedAvailability())
 
 
-def _rows_of(rows: pd.DataFrame, keep_sides: set, extra: pd.DataFrame | None = None):
-    r = rows if extra is None else pd.concat([rows, extra], axis=1)
-    r = r[r["_side"].isin(keep_sides)]
-    return r.sort_values(["_side", "player_id"], kind="mergesort").reset_index(drop=True)
+def _features(targets, tables):
+    """Game rows, candidate rows, each game's lineup strength and each candidate's minutes
+    context."""
+    args = (tables["results"], _with_stats(tables["box_scores"]), tables["injuries"],
+            tables["odds"])
+    games = build_game_features(targets, *args)
+    players = build_minutes_features(targets, *args, rosters=tables.get("rosters"))
+    strength = LINEUP.game_strength(games, players)
+    context = LINEUP.minutes_context(players)
+    return games, players, strength, context
 
 
 @SETTINGS
 @given(league=league, seed2=st.integers(0, 2**32 - 1))
-def test_rows_after_cutoff_never_change_new_features(league, seed2):
+def test_rows_after_cutoff_never_change_lineup_features(league, seed2):
     sch, tables = make_league(*league)
     rng = np.random.default_rng(seed2)
-    targets, _ = pick_targets(rng, sch, tables["results"])
-    t0, sides0, rows0, gs0, mc0, tr0, ss0 = _features(targets, sch, tables)
+    targets = pick_targets(rng, sch, tables["results"])
+    g0, p0, s0, c0 = _features(targets, tables)
     T = targets["cutoff_ts"].iloc[int(rng.integers(0, len(targets)))]
     changed = perturb_after(rng, T, sch, tables)
-    t1, sides1, rows1, gs1, mc1, tr1, ss1 = _features(targets, sch, changed)
+    g1, p1, s1, c1 = _features(targets, changed)
 
-    keep = (t0["cutoff_ts"] <= T).to_numpy()
+    keep = (g0["cutoff_ts"] <= T).to_numpy()
     assert keep.any()
-    ks = _side_cut(sides0, T)
-    pd.testing.assert_frame_equal(_rows_of(rows0, ks, mc0.add_prefix("mc_")),
-                                  _rows_of(rows1, ks, mc1.add_prefix("mc_")), check_exact=True)
-    for a, b in ((gs0, gs1), (tr0, tr1)):
-        pd.testing.assert_frame_equal(a[keep].reset_index(drop=True),
-                                      b[keep].reset_index(drop=True), check_exact=True)
-    skeep = sides0["cutoff_ts"].le(T).to_numpy()
-    pd.testing.assert_frame_equal(ss0[skeep].reset_index(drop=True),
-                                  ss1[skeep].reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(s0[keep].reset_index(drop=True),
+                                  s1[keep].reset_index(drop=True), check_exact=True)
+    k0, k1 = p0["cutoff_ts"].le(T).to_numpy(), p1["cutoff_ts"].le(T).to_numpy()
+    pd.testing.assert_frame_equal(c0[k0].reset_index(drop=True), c1[k1].reset_index(drop=True),
+                                  check_exact=True)
 
 
 @SETTINGS
 @given(league=league, seed2=st.integers(0, 2**32 - 1))
-def test_input_row_order_never_changes_new_features(league, seed2):
+def test_input_row_order_never_changes_lineup_features(league, seed2):
     sch, tables = make_league(*league)
     rng = np.random.default_rng(seed2)
-    targets, _ = pick_targets(rng, sch, tables["results"])
-    f0 = _features(targets, sch, tables)
+    targets = pick_targets(rng, sch, tables["results"])
+    f0 = _features(targets, tables)
     shuffled = {k: (None if v is None else v.sample(frac=1.0, random_state=int(
         rng.integers(0, 10**6))).reset_index(drop=True)) for k, v in tables.items()}
-    f1 = _features(targets, sch.sample(frac=1.0, random_state=1).reset_index(drop=True),
-                   shuffled)
-    all_sides = set(f0[1]["_side"])
-    pd.testing.assert_frame_equal(_rows_of(f0[2], all_sides), _rows_of(f1[2], all_sides),
-                                  check_exact=True)
-    for a, b in zip(f0[3:], f1[3:]):
+    f1 = _features(targets, shuffled)
+    for a, b in zip(f0, f1):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_lineup_strength_uses_ratings_and_availability():
+    """On a fixed league: a side whose best-rated player is ruled out loses strength."""
+    sch, tables = make_league(11, 4, 24)
+    targets = sch.assign(cutoff_ts=sch["tip_ts"])
+    g, p, s, _ = _features(targets, tables)
+    assert (p["rt_apps"] > 0).any()
+    rated = LINEUP.rated(p)
+    assert rated["rating"].nunique() > 3 and rated["p_play"].between(0, 1).all()
+    out = p.assign(av_inj_out=1.0)
+    s_out = LINEUP.game_strength(g, out)
+    assert (s_out["home_miss_share"] >= s["home_miss_share"] - 1e-12).all()
+    assert (s_out["home_miss_share"] > s["home_miss_share"]).any()
 
 
 # ------------------------------------------------------------------------------- unit tests
@@ -187,48 +174,6 @@ def test_team_strength_fills_with_replacement_and_scales_down():
     # side 1: 300 expected minutes scaled to 240 -> a minutes-weighted mean
     assert ts.loc[1, "avail"] == pytest.approx(2.0)
     assert ts.loc[1, "full"] == pytest.approx(2.0)
-
-
-def test_margin_ratings_home_edge_and_neutral_site():
-    days = pd.date_range("2021-01-01", periods=60, freq="D")
-    res = pd.DataFrame({
-        "game_id": [f"g{i}" for i in range(60)], "game_date": days.strftime("%Y-%m-%d"),
-        "home_team_id": np.where(np.arange(60) % 2 == 0, 1, 2),
-        "away_team_id": np.where(np.arange(60) % 2 == 0, 2, 1),
-        "avail_ts": pd.Series(days.tz_localize("UTC") + pd.Timedelta(hours=3)).astype(UTC)})
-    # team 1 is 4 points better, home edge 3
-    res["home_pts"] = 100 + np.where(res["home_team_id"] == 1, 7, -1)
-    res["away_pts"] = 100
-    tg = pd.DataFrame({"home_team_id": [1, 1], "away_team_id": [2, 2],
-                       "game_date": ["2021-03-15", "2020-08-15"],
-                       "cutoff_ts": pd.Series([_ts("2021-03-15 23:00")] * 2).astype(UTC)})
-    out = TR.margin_ratings(tg, res, half_life=1000.0, ridge=0.01, ridge_home=0.01)
-    assert out["tr_hca"].iloc[0] == pytest.approx(3.0, abs=0.05)
-    assert out["tr_home"].iloc[0] - out["tr_away"].iloc[0] == pytest.approx(4.0, abs=0.05)
-    assert out["tr_margin"].iloc[0] == pytest.approx(7.0, abs=0.1)
-    assert out["tr_neutral"].iloc[1] == 1.0  # a 2020 bubble date: no home edge
-    assert out["tr_margin"].iloc[1] == pytest.approx(4.0, abs=0.1)
-
-
-def test_schedule_strain_rest_density_travel():
-    sch = pd.DataFrame({
-        "game_id": ["a", "b", "c", "d"],
-        "game_date": ["2021-01-01", "2021-01-03", "2021-01-04", "2021-01-10"],
-        "home_team_id": [1610612738, 1610612747, 1610612743, 1610612738],
-        "away_team_id": [1610612752, 1610612738, 1610612738, 1610612752]})
-    sch["tip_ts"] = pd.Series(pd.to_datetime(sch["game_date"]).dt.tz_localize("UTC")
-                              + pd.Timedelta(hours=24)).astype(UTC)
-    sides = pd.DataFrame({"_side": [0, 1], "team_id": [1610612738, 1610612738],
-                          "game_date": ["2021-01-04", "2021-01-10"],
-                          "home_team_id": [1610612743, 1610612738]})
-    sides["cutoff_ts"] = sch.set_index("game_date").loc[sides["game_date"], "tip_ts"].to_numpy()
-    out = SC.schedule_strain(sides, sch)
-    assert list(out["b2b"]) == [1.0, 0.0]
-    assert list(out["three_in_four"]) == [1.0, 0.0]
-    assert out["rest_days"].tolist() == [1.0, 6.0]
-    assert 1200 < out["travel_km"].iloc[0] < 1400      # Los Angeles -> Denver
-    assert out["altitude"].tolist() == [1.0, 0.0]
-    assert out["tz_shift"].iloc[0] == 1.0
 
 
 def test_reconcile_by_width_sums_to_total_and_moves_uncertain_players():

@@ -21,26 +21,68 @@ def _american(p):
 
 
 def synth(n_per_season: int = 160, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tiny league: games whose home win follows a logistic link on ``diff_elo``; 8 players a side
-    whose minutes follow ``min_ewm``; every contract feature column present (noise elsewhere)."""
+    """Tiny league: 8 candidates a side whose rating sums (``rt_*``) carry a true rating; the home
+    win follows a logistic link on the rating difference of the players who play; minutes follow
+    ``min_ewm``; every contract feature column present (noise elsewhere)."""
     rng = np.random.default_rng(seed)
     rows = []
     for k, season in enumerate(SEASONS):
         start = pd.Timestamp(f"{2016 + k}-10-20")
         days = np.sort(rng.integers(0, 180, n_per_season))
-        for i, d in enumerate(days):
+        for d in days:
             h, a = rng.choice(TEAMS, 2, replace=False)
             rows.append((season, (start + pd.Timedelta(days=int(d))).strftime("%Y-%m-%d"), h, a))
     g = pd.DataFrame(rows, columns=["season", "game_date", "home_team_id", "away_team_id"])
     n = len(g)
     g["game_id"] = [f"G{i:05d}" for i in range(n)]
+
+    # players: 8 per side, a true rating per 48 and whether he plays
+    k = 8
+    side = np.repeat(np.arange(2 * n), k)
+    gi = side // 2
+    home = side % 2 == 0
+    rating = rng.normal(0, 4, 2 * n * k)
+    plays = rng.random(2 * n * k) < 0.9
+    exp_min = np.tile(np.array([36, 34, 32, 30, 28, 26, 30, 24], float), 2 * n)
+    m = pd.DataFrame({"game_id": g["game_id"].to_numpy()[gi], "season": g["season"].to_numpy()[gi],
+                      "game_date": g["game_date"].to_numpy()[gi],
+                      "team_id": np.where(home, g["home_team_id"].to_numpy()[gi],
+                                          g["away_team_id"].to_numpy()[gi]),
+                      "opp_team_id": np.where(home, g["away_team_id"].to_numpy()[gi],
+                                              g["home_team_id"].to_numpy()[gi])})
+    m["player_id"] = m["team_id"] * 100 + np.tile(np.arange(k), 2 * n)
+    fm = FEATURE_COLUMNS["minutes"]
+    m = pd.concat([m, pd.DataFrame(rng.normal(size=(len(m), len(fm))), columns=fm)], axis=1)
+    m["is_home"] = home
+    exposure = rng.uniform(300, 2000, len(m))
+    m["rt_minutes"] = exposure
+    m["rt_pm"] = rating / 48 * exposure
+    for c in fm:
+        if c.startswith("rt_") and c not in ("rt_minutes", "rt_pm", "rt_apps"):
+            m[c] = exposure * rng.uniform(0.0, 0.5, len(m))
+    m["rt_apps"] = (exposure / 25).astype(np.int64)
+    for c in ("av_min_l5", "av_min_ewm", "min_ewm"):
+        m[c] = exp_min + rng.normal(0, 2, len(m))
+    m["av_missed"] = np.where(plays, 0, rng.integers(0, 4, len(m))).astype(float)
+    m["av_inj_out"] = (~plays & (rng.random(len(m)) < 0.5)).astype(float)
+    m["av_playoff"] = 0.0
+    m["inj_out"] = False
+    m["label_played"] = pd.array(plays, dtype="boolean")
+    m["label_minutes"] = np.where(plays, np.clip(np.round(exp_min + rng.normal(0, 5, len(m))),
+                                                 1, 48), np.nan)
+
     feats = FEATURE_COLUMNS["game"] + MARKET_COLUMNS["game"]
     X = pd.DataFrame(rng.normal(size=(n, len(feats))), columns=feats)
-    strength = rng.normal(size=n)
-    p = 1 / (1 + np.exp(-(0.3 + 0.9 * strength)))
-    X["diff_elo"] = strength + rng.normal(0, 0.3, n)
-    X["elo_prob_home"] = 1 / (1 + np.exp(-(0.3 + 0.8 * X["diff_elo"])))
+    contrib = pd.Series(rating * plays * exp_min / 240).groupby(side).sum().to_numpy()
+    strength = contrib[0::2] - contrib[1::2]
+    p = 1 / (1 + np.exp(-(0.3 + 0.15 * strength)))
+    X["home_b2b"] = rng.random(n) < 0.15
+    X["away_b2b"] = rng.random(n) < 0.15
+    X["home_flag"] = 1.0
+    X["diff_elo"] = strength + rng.normal(0, 2, n)
+    X["elo_prob_home"] = 1 / (1 + np.exp(-(0.3 + 0.1 * X["diff_elo"])))
     X["mkt_prob_home"] = np.clip(p + rng.normal(0, 0.03, n), 0.02, 0.98)
+    X["mkt_home_spread"] = np.round(-2 * 12 * (X["mkt_prob_home"] - 0.5)) / 2
     y = rng.random(n) < p
     g = pd.concat([g, X], axis=1)
     g["label_home_win"] = pd.array(y, dtype="boolean")
@@ -51,24 +93,11 @@ def synth(n_per_season: int = 160, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     fair = g["mkt_prob_home"].to_numpy()
     g["close_home_ml"] = np.round(_american(fair * 1.04))
     g["close_away_ml"] = np.round(_american((1 - fair) * 1.04))
-    g["close_home_spread"] = np.round(-2 * 12 * (fair - 0.5)) / 2
+    g["close_home_spread"] = g["mkt_home_spread"]
     g.loc[::17, ["close_home_ml", "close_away_ml"]] = np.nan  # spread fallback rows
+    g.loc[::17, "mkt_prob_home"] = np.nan
     g["overtime_periods"] = 0.0
-
-    mrows = []
-    for gi in g.itertuples():
-        for team, opp in ((gi.home_team_id, gi.away_team_id), (gi.away_team_id, gi.home_team_id)):
-            for j in range(8):
-                mrows.append((gi.game_id, gi.season, gi.game_date, team, opp, int(team) * 100 + j))
-    m = pd.DataFrame(mrows, columns=["game_id", "season", "game_date", "team_id", "opp_team_id",
-                                     "player_id"])
-    fm = FEATURE_COLUMNS["minutes"]
-    m = pd.concat([m, pd.DataFrame(rng.normal(size=(len(m), len(fm))), columns=fm)], axis=1)
-    base = np.tile(np.array([36, 34, 32, 30, 28, 26, 30, 24], float), len(m) // 8)
-    m["min_ewm"] = base + rng.normal(0, 2, len(m))
-    m["inj_out"] = False
-    m["label_minutes"] = np.clip(np.round(base + rng.normal(0, 5, len(m))), 0, 48)
-    m["game_type"] = "regular"
+    m["game_type"] = m["game_id"].map(g.set_index("game_id")["game_type"])
     m["overtime_periods"] = 0.0
     return g, m
 
@@ -79,7 +108,7 @@ def synthetic_run():
     events: list[dict] = []
     res = walk_forward(games, minutes, ["2018-19", "2019-20"], cadence_days=14, fast=True,
                        progress=None, minutes_cadence_days=30, hook=events.append,
-                       conformal_window_rows=400, data_fingerprint="synthetic")
+                       conformal_window_rows=400, data_fingerprint="synthetic", n_jobs=1)
     return games, res, events
 
 
@@ -102,7 +131,7 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
             ends = [e["train_max_date"] for e in ev]
             assert ends == sorted(ends)
         assert {e["model"] for e in events if e["season"] == season} >= {
-            "market_free", "with_market", "minutes", "minutes_calibration"}
+            "market_free", "with_market", "minutes", "minutes_calibration", "availability"}
     # the initial model of a season is trained on earlier seasons only
     for e in events:
         if e["model"] in ("market_free", "with_market"):
@@ -110,7 +139,8 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
 
 
 SEASON_KEYS = {"games", "games_labelled", "eval_set", "model_market_free", "model_with_market",
-               "elo", "market", "minutes", "kelly", "calibration"}
+               "elo", "market", "minutes", "kelly", "calibration", "vs_market", "spread_only",
+               "minutes_expected_lineup", "kelly_with_market", "availability"}
 PROB_KEYS = {"n", "log_loss", "brier", "accuracy"}
 
 
@@ -134,6 +164,18 @@ def _check_block(b: dict, minutes_rows: bool = True) -> None:
     assert set(b["calibration"][0]) == {"bin", "lo", "hi", "count", "mean_pred", "mean_obs"}
     assert sum(r["count"] for r in b["calibration"]) == b["games"]
     assert b["games"] <= b["games_labelled"]
+    for ci in (b["vs_market"]["market_free"], b["vs_market"]["with_market"],
+               b["spread_only"]["vs_market"]):
+        assert set(ci) == {"mean", "lo", "hi", "n"} and ci["lo"] <= ci["mean"] <= ci["hi"]
+    assert b["vs_market"]["market_free"]["n"] == b["games"]
+    assert b["vs_market"]["market_free"]["mean"] == pytest.approx(
+        b["model_market_free"]["log_loss"] - b["market"]["log_loss"], abs=1e-9)
+    sp = b["spread_only"]
+    assert sp["model_with_market"]["n"] == sp["market_spread"]["n"] == sp["games"] > 0
+    assert set(b["minutes_expected_lineup"]) == {"rows", "mae", "rmse", "coverage_p10_p90",
+                                                 "unexpected_rows"}
+    av = b["availability"]
+    assert av["rows"] > 0 and 0 <= av["brier_model"] <= 0.25 and 0 <= av["brier_rule"] <= 1
 
 
 def test_result_json_structure(synthetic_run, tmp_path):

@@ -383,20 +383,22 @@ def test_possession_based_ratings_and_late_box_rows():
 
 # ---------------------------------------------------------------------------- minutes features
 
-def minutes(ids, player_targets, cutoff=None):
+ROSTERS = conform(pd.DataFrame([
+    {"team_id": A, "team": "TA", "player_id": 13, "player_name": "rookie", "position": "G",
+     "snapshot_ts": et("2020-12-30", 9)}]), "rosters", "test", "rosters")
+
+
+def minutes(ids, cutoff=None, tables=TABLES, rosters=ROSTERS):
     sched = SCHED[SCHED["game_id"].isin(ids)].reset_index(drop=True)
-    return build_minutes_features(targets_of(sched, cutoff), player_targets, *TABLES)
-
-
-PT = pd.DataFrame({"game_id": ["T1", "T1", "T1", "T1", "T2"],
-                   "team_id": [A, A, A, B, A], "player_id": [11, 12, 13, 21, 11],
-                   "player_name": ["p11", "p12", "rookie", "p21", "p11"]})
+    return build_minutes_features(targets_of(sched, cutoff), *tables, rosters=rosters)
 
 
 def test_minutes_rolling_means_and_context():
-    out = minutes(["T1", "T2"], PT)
+    out = minutes(["T1", "T2"])
     validate_features(out, "minutes")
-    assert list(out["player_id"]) == [11, 12, 13, 21, 11]  # ordered like player_targets
+    # candidates: A's recent players (11, 12), its roster's rookie (13), B's recent player (21)
+    assert list(zip(out["game_id"], out["player_id"])) == [
+        ("T1", 11), ("T1", 12), ("T1", 13), ("T1", 21), ("T2", 11), ("T2", 12), ("T2", 13)]
     p11 = out.iloc[0]
     m = list(P11_MIN.values())  # 28, 32, 30, 34, 38
     assert p11["min_last1"] == 38
@@ -411,10 +413,14 @@ def test_minutes_rolling_means_and_context():
     assert p11["games_season"] == 5 and p11["days_since_last"] == 1
     assert p11["team_b2b"] and p11["is_home"] and p11["opp_team_id"] == B
     assert p11["role_change"] == pytest.approx(0.0)
-    assert p11["inj_out"] and not p11["inj_probable"]
+    assert p11["inj_out"] and not p11["inj_probable"] and p11["av_inj_out"] == 1.0
     assert p11["teammates_out"] == 0 and p11["teammates_out_min"] == 0.0
     assert p11["mkt_abs_spread"] == pytest.approx(4.75)
-    assert np.isnan(p11["label_minutes"])  # no T1 box row for 11
+    # A has box rows for g3..g7 only (g1 is not a game he missed): 5 of 5 played
+    assert p11["av_missed"] == 0 and p11["av_played_l5"] == 1.0
+    assert p11["rt_apps"] == 0  # rating sums need a plus-minus, which this box lacks
+    # T1's box score knows A's players: 11 did not appear, 12 did
+    assert np.isnan(p11["label_minutes"]) and not p11["label_played"]
 
     p12 = out.iloc[1]
     assert p12["min_last1"] == 20 and p12["min_last3"] == pytest.approx(15)
@@ -422,33 +428,67 @@ def test_minutes_rolling_means_and_context():
     assert p12["starts_share"] == 0.0
     assert p12["inj_probable"] and not p12["inj_out"]
     assert p12["teammates_out"] == 1 and p12["teammates_out_min"] == pytest.approx(np.mean(m))
-    assert p12["label_minutes"] == 25.0  # T1's own box row is the label, not a feature
+    assert p12["label_minutes"] == 25.0 and p12["label_played"]  # label, not a feature
 
     rookie = out.iloc[2]
+    assert rookie["player_name"] == "rookie"  # from the roster: he has no box or injury row
     assert np.isnan(rookie["min_last1"]) and np.isnan(rookie["min_ewm"])
     assert rookie["games_season"] == 0 and np.isnan(rookie["days_since_last"])
-    assert np.isnan(rookie["starts_share"])
-    assert rookie["teammates_out"] == 1
+    assert np.isnan(rookie["starts_share"]) and rookie["rt_apps"] == 0
+    assert rookie["teammates_out"] == 1 and rookie["av_on_roster"] == 1.0
+    assert p11["av_on_roster"] == 0.0  # a roster snapshot exists for A and he is not on it
 
     p21 = out.iloc[3]
     assert not p21["is_home"] and not p21["team_b2b"] and not p21["inj_out"]  # other date
     assert p21["min_last3"] == pytest.approx(33.0)
+    assert np.isnan(p21["av_on_roster"])  # no roster snapshot for B
+    assert pd.isna(p21["label_played"])  # no box rows for B in T1: unknown, not "did not play"
 
     # T2: new season -- last-k carries over, season figures reset
     t2 = out.iloc[4]
     assert t2["min_last1"] == 38 and t2["games_season"] == 0
     assert np.isnan(t2["min_season_mean"]) and np.isnan(t2["role_change"])
-    assert np.isnan(t2["mkt_abs_spread"])
+    assert np.isnan(t2["mkt_abs_spread"]) and t2["av_new_season"] == 1.0
 
 
-def test_minutes_player_targets_validated():
-    with pytest.raises(ValueError, match="not among targets"):
-        minutes(["T1"], PT)
-    bad = PT.head(1).assign(team_id=C)
-    with pytest.raises(ValueError, match="does not play"):
-        minutes(["T1"], bad)
-    with pytest.raises(ValueError, match="missing columns"):
-        minutes(["T1"], PT.drop(columns=["player_name"]).head(1))
+def test_minutes_rating_sums_decay_to_the_cutoff():
+    box = BOX.copy()
+    box["plus_minus"] = np.where(box["player_id"] == 11, 4.0, np.nan)
+    out = minutes(["T1"], tables=(RESULTS, box, INJ, ODDS))
+    p11 = out[out["player_id"] == 11].iloc[0]
+    assert p11["rt_apps"] == 5
+    # each appearance decays with a half-life in days from its availability to T1's tip
+    avail = box[box["player_id"] == 11]["snapshot_ts"]
+    from pipeline_assets.features.players import DEFAULT_HALF_LIFE_DAYS as H
+    days = (p11["cutoff_ts"] - avail).dt.total_seconds() / 86400
+    wts = 2.0 ** (-days / H)
+    assert p11["rt_pm"] == pytest.approx(4.0 * wts.sum())
+    assert p11["rt_minutes"] == pytest.approx((wts * box[box["player_id"] == 11]["minutes"]).sum())
+    assert out[out["player_id"] == 12].iloc[0]["rt_apps"] == 0
+
+
+def test_minutes_candidates():
+    no_roster = minutes(["T1"], rosters=None)
+    assert list(no_roster["player_id"]) == [11, 12, 21]
+    assert no_roster["av_on_roster"].isna().all()
+    # a player on A's injury report for the date is a candidate without any appearance
+    inj = pd.concat([INJ, injury_rows([{"game_date": "2020-12-31", "team_id": A, "player_id": 14,
+                                        "player_name": "new guy", "status": "Out",
+                                        "snapshot_ts": et("2020-12-31", 12)}])],
+                    ignore_index=True)
+    listed = minutes(["T1"], tables=(RESULTS, BOX, inj, ODDS), rosters=None)
+    assert list(listed["player_id"]) == [11, 12, 14, 21]
+    assert row(listed[listed["player_id"] == 14], "T1")["player_name"] == "new guy"
+    # a player whose latest appearance was for another team has moved on: B no longer lists 21
+    moved = box_rows([{"game_id": "g7", "game_date": "2020-12-30", "team_id": C, "player_id": 21,
+                       "minutes": 12.0, "snapshot_ts": GAMES["g7"]["tip_ts"]
+                       + pd.Timedelta(hours=3)}])
+    traded = minutes(["T1"], tables=(RESULTS, pd.concat([BOX, moved], ignore_index=True), INJ,
+                                     ODDS), rosters=None)
+    assert list(traded["player_id"]) == [11, 12]
+    # a roster snapshot taken after the cutoff is not seen
+    late = ROSTERS.assign(snapshot_ts=et("2020-12-31", 20))
+    assert 13 not in set(minutes(["T1"], rosters=late)["player_id"])
 
 
 # ---------------------------------------------------------------------- gold vs live parity
@@ -459,9 +499,9 @@ def test_gold_equals_live_when_run_after_tip():
     live = build_game_features(live_targets(sched, et("2021-12-01", 12)), *TABLES)
     pd.testing.assert_frame_equal(g, live)
     assert diff_features(g, live, ["game_id"]).empty
-    pt = PT.copy()
-    gm = build_minutes_features(targets_of(sched), pt, *TABLES)
-    lm = build_minutes_features(live_targets(sched, et("2021-12-01", 12)), pt, *TABLES)
+    gm = build_minutes_features(targets_of(sched), *TABLES, rosters=ROSTERS)
+    lm = build_minutes_features(live_targets(sched, et("2021-12-01", 12)), *TABLES,
+                                rosters=ROSTERS)
     pd.testing.assert_frame_equal(gm, lm)
 
     # an earlier run differs exactly where information arrived later (injuries, odds)
@@ -497,7 +537,7 @@ def test_empty_inputs_and_no_targets():
     assert not out["mkt_available"].iloc[0] and out["label_home_win"].isna().all()
     none = build_game_features(targets_of(sched.iloc[:0]), *TABLES)
     assert len(none) == 0 and list(none.columns) == [c for c, _ in columns("game")]
-    nm = build_minutes_features(targets_of(sched.iloc[:0]), PT.iloc[:0], *TABLES)
+    nm = build_minutes_features(targets_of(sched.iloc[:0]), *TABLES)
     assert len(nm) == 0
     validate_features(nm, "minutes")
 

@@ -4,7 +4,7 @@ A random small league (two seasons, results published with lags, box scores, inj
 and odds with many snapshot times) is featurized for a few target games at random cutoffs.  Then
 every row stamped after a threshold T (one of the cutoffs) is perturbed, deleted or added --
 later results with random scores (including the target games' own results), late box-score rows
-even for old games, later injury updates and odds -- and every non-label column of every target
+even for old games, later injury updates, odds and roster snapshots -- and every non-label column of every target
 with cutoff <= T must be unchanged (NaN-equal, exactly).  Shuffling input rows changes nothing.
 """
 from __future__ import annotations
@@ -109,6 +109,10 @@ def make_league(seed: int, n_teams: int, n_games: int):
               "box_scores": conform(pd.DataFrame(box), "box_scores", "t", "b") if box else None,
               "injuries": conform(pd.DataFrame(inj), "injuries", "t", "i"),
               "odds": conform(pd.DataFrame(odds), "odds", "t", "o") if odds else None}
+    lo, hi = sch["tip_ts"].min() - 48 * H, sch["tip_ts"].max()
+    ros = _roster_rows(rng, teams, lo, hi, int(rng.integers(0, 2 * n_teams)))
+    tables["rosters"] = (conform(pd.DataFrame(ros), "rosters", "t", "ro").drop_duplicates(
+        ["team_id", "player_id", "snapshot_ts"]) if ros else None)
     return sch, tables
 
 
@@ -124,18 +128,29 @@ def pick_targets(rng, sch: pd.DataFrame, results: pd.DataFrame | None):
             as_of = lo + (hi - lo) * float(rng.random())
             cut.append(min(tip, as_of))  # live
     t["cutoff_ts"] = pd.Series(cut, dtype="datetime64[us, UTC]")
+    return t
+
+
+def _roster_rows(rng, teams, lo, hi, n):
+    """``n`` roster snapshots at random times in [lo, hi]: 4 regulars, one who never plays
+    (j = 4) and sometimes a player of another team (a trade the box scores have not seen)."""
     rows = []
-    for _, g in t.iterrows():
-        for team in (g["home_team_id"], g["away_team_id"]):
-            for j in range(5):  # roster: 4 regulars + one who never plays
-                rows.append({"game_id": g["game_id"], "team_id": team,
-                             "player_id": team * 10 + j, "player_name": f"p{team * 10 + j}"})
-    return t, pd.DataFrame(rows)
+    for _ in range(n):
+        team = int(teams[int(rng.integers(0, len(teams)))])
+        snap = lo + (hi - lo) * float(rng.random())
+        pids = [team * 10 + j for j in range(5)]
+        if rng.random() < 0.3:
+            other = int(teams[int(rng.integers(0, len(teams)))])
+            pids.append(other * 10 + int(rng.integers(0, 4)))
+        rows += [{"team_id": team, "team": f"T{team}", "player_id": p, "player_name": f"p{p}",
+                  "position": "F", "snapshot_ts": snap} for p in pids]
+    return rows
 
 
-def build(t, pt, tables):
+def build(t, tables):
     args = (tables["results"], tables["box_scores"], tables["injuries"], tables["odds"])
-    return build_game_features(t, *args), build_minutes_features(t, pt, *args)
+    return (build_game_features(t, *args),
+            build_minutes_features(t, *args, rosters=tables.get("rosters")))
 
 
 # ------------------------------------------------------------------------------ perturbation
@@ -238,6 +253,17 @@ def perturb_after(rng, T: pd.Timestamp, sch: pd.DataFrame, tables: dict) -> dict
     a = conform(pd.DataFrame(add), "odds", "t", "o").drop_duplicates(
         ["game_id", "bookmaker", "snapshot_ts"])
     out["odds"] = a if od is None else pd.concat([od, a], ignore_index=True)
+
+    ros = tables.get("rosters")
+    if ros is not None:
+        ros = ros[~((ros["snapshot_ts"] > T).to_numpy() & (rng.random(len(ros)) < 0.5))]
+    teams = sorted(set(sch["home_team_id"]) | set(sch["away_team_id"]))
+    add = _roster_rows(rng, teams, T + H * 0.001, T + 30 * H, int(rng.integers(0, 4)))
+    if add:
+        a = conform(pd.DataFrame(add), "rosters", "t", "ro")
+        ros = a if ros is None else pd.concat([ros, a], ignore_index=True)
+        ros = ros.drop_duplicates(["team_id", "player_id", "snapshot_ts"])
+    out["rosters"] = ros
     return out
 
 
@@ -258,17 +284,18 @@ league = st.tuples(st.integers(0, 2**32 - 1), st.integers(3, 4), st.integers(6, 
 def test_rows_after_cutoff_never_change_features(league, seed2):
     sch, tables = make_league(*league)
     rng = np.random.default_rng(seed2)
-    targets, pt = pick_targets(rng, sch, tables["results"])
-    g0, m0 = build(targets, pt, tables)
+    targets = pick_targets(rng, sch, tables["results"])
+    g0, m0 = build(targets, tables)
     T = targets["cutoff_ts"].iloc[int(rng.integers(0, len(targets)))]
     changed = perturb_after(rng, T, sch, tables)
-    g1, m1 = build(targets, pt, changed)
+    g1, m1 = build(targets, changed)
 
     keep = (targets["cutoff_ts"] <= T).to_numpy()
     assert keep.any()
     assert_same(g0[keep], g1[keep], GAME_COLS)
-    mkeep = m0["cutoff_ts"].le(T).to_numpy()
-    assert_same(m0[mkeep], m1[mkeep], MIN_COLS)
+    # the candidate players of those targets, and all their columns, are the same too
+    assert_same(m0[m0["cutoff_ts"].le(T).to_numpy()], m1[m1["cutoff_ts"].le(T).to_numpy()],
+                MIN_COLS)
     # labels are the only columns allowed to see the future
     assert set(LABEL_COLUMNS["game"]).isdisjoint(GAME_COLS)
 
@@ -278,17 +305,15 @@ def test_rows_after_cutoff_never_change_features(league, seed2):
 def test_input_row_order_never_changes_features(league, seed2):
     sch, tables = make_league(*league)
     rng = np.random.default_rng(seed2)
-    targets, pt = pick_targets(rng, sch, tables["results"])
-    g0, m0 = build(targets, pt, tables)
+    targets = pick_targets(rng, sch, tables["results"])
+    g0, m0 = build(targets, tables)
     shuffled = {k: (None if v is None else v.sample(frac=1.0, random_state=int(rng.integers(0, 10**6)))
                     .reset_index(drop=True)) for k, v in tables.items()}
-    # permuting targets and player targets permutes the output rows, nothing else
+    # permuting targets permutes the game rows; player rows come sorted by game, team, player
     perm = rng.permutation(len(targets))
-    pperm = rng.permutation(len(pt))
-    g1, m1 = build(targets.iloc[perm].reset_index(drop=True),
-                   pt.iloc[pperm].reset_index(drop=True), shuffled)
+    g1, m1 = build(targets.iloc[perm].reset_index(drop=True), shuffled)
     pd.testing.assert_frame_equal(g0.iloc[perm].reset_index(drop=True), g1, check_exact=True)
-    pd.testing.assert_frame_equal(m0.iloc[pperm].reset_index(drop=True), m1, check_exact=True)
+    pd.testing.assert_frame_equal(m0, m1, check_exact=True)
 
 
 def test_gold_cutoff_never_sees_own_or_in_progress_games():
@@ -296,12 +321,19 @@ def test_gold_cutoff_never_sees_own_or_in_progress_games():
     an observer at the cutoff could have had (rows filtered by hand)."""
     sch, tables = make_league(7, 4, 24)
     rng = np.random.default_rng(3)
-    targets, pt = pick_targets(rng, sch, tables["results"])
+    targets = pick_targets(rng, sch, tables["results"])
+    # an early snapshot of every roster, so roster-only candidates (j = 4) take part
+    early = _roster_rows(rng, [1, 2, 3, 4], sch["tip_ts"].min() - 72 * H,
+                         sch["tip_ts"].min() - 71 * H, 12)
+    tables["rosters"] = pd.concat([tables["rosters"], conform(pd.DataFrame(early), "rosters", "t",
+                                                             "ro")], ignore_index=True
+                                  ).drop_duplicates(["team_id", "player_id", "snapshot_ts"])
+    full_m = build(targets, tables)[1]
+    assert (full_m["player_id"] % 10 == 4).any() and full_m["av_on_roster"].notna().all()
     for i in range(len(targets)):
         t = targets.iloc[[i]].reset_index(drop=True)
         c = t["cutoff_ts"].iloc[0]
-        tpt = pt[pt["game_id"] == t["game_id"].iloc[0]]
-        full_g, full_m = build(t, tpt, tables)
+        full_g, full_m = build(t, tables)
         res = tables["results"]
         vis = res[(res["final_ts"] <= c) & (res["snapshot_ts"] <= c)]
         # a published box row of a game that is over is knowable even if the result row is not
@@ -311,7 +343,8 @@ def test_gold_cutoff_never_sees_own_or_in_progress_games():
         inj = tables["injuries"][tables["injuries"]["snapshot_ts"] <= c]
         od = tables["odds"]
         od = None if od is None else od[od["snapshot_ts"] <= c]
-        seen = {"results": vis, "box_scores": box, "injuries": inj, "odds": od}
-        g, m = build(t, tpt, seen)
+        ros = tables["rosters"][tables["rosters"]["snapshot_ts"] <= c]
+        seen = {"results": vis, "box_scores": box, "injuries": inj, "odds": od, "rosters": ros}
+        g, m = build(t, seen)
         assert_same(full_g, g, GAME_COLS)
         assert_same(full_m, m, MIN_COLS)

@@ -473,7 +473,7 @@ def test_cli_rating_context_error(tmp_path, capsys):
     b"",                                     # empty
     b"{not json",                            # invalid JSON
     b"\x1f\x8b\x08\x00garbage",              # a broken gzip
-    gzip.compress(b'{"game": {"gameId": "1", "actions": []}}'),   # no actions
+    gzip.compress(b'{"game": {"gameId": "1", "actions": []}}', mtime=0),   # no actions
     json.dumps({"game": {"actions": [{"period": 1, "clock": "12:00", "scoreHome": "0",
                                       "scoreAway": "0"}]}}).encode(),   # bad clock
     b"[]",                                   # not an object

@@ -46,10 +46,12 @@ class Table:
 SNAPSHOT_ASSET_NAMES = {"schedule": "schedule_snapshot", "injuries": "injury_snapshot",
                         "odds": "odds_snapshot", "rosters": "roster_snapshot"}
 LABEL_ASSET_NAMES = {"results": "game_results", "box_scores": "player_box_scores"}
-# Gold features see every stored snapshot run (each row filtered by its game's tip); rosters are
-# not needed there (gold player targets are the box-score appearances).
-GOLD_READS = ("schedule", "injuries", "odds")
+# Gold features see every stored snapshot run (each row filtered by its game's tip).
+GOLD_READS = ("schedule", "injuries", "odds", "rosters")
 LIVE_READS = ("schedule", "injuries", "odds", "rosters")
+# Both paths also read this many days of injury reports before a target date (a player's
+# consecutive listed dates are a feature).
+INJURY_LOOKBACK_DAYS = 30
 
 TABLE_LIST: tuple[Table, ...] = (
     *(Table(SNAPSHOT_ASSET_NAMES[k], k, "snapshot", tuple(TABLES[k][1]), DAILY_PER_RUN, "run",

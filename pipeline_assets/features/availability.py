@@ -43,8 +43,8 @@ the number of T's games available at c.  Features per candidate (names as in ``A
                   appearance available at cutoff are stale and ignored, as in ``asof``)
   inj_q           latest status Questionable;  inj_prob: Probable
   inj_games       injury-report dates (this one included) in the player's current Out/Doubtful
-                  listing (0 when not listed); the run stops at a gap of more than 5 days between
-                  consecutive listed dates
+                  listing within the last 30 days (0 when not listed); the run stops at a gap of
+                  more than 5 days between consecutive listed dates
   inj_protocol    the listing's reason mentions health and safety protocols / COVID
   inj_long        the reason says surgery / out for the season / indefinitely
   b2b, three_in_four  T played the previous calendar day / 3 games in the 4 days up to today
@@ -53,9 +53,10 @@ the number of T's games available at c.  Features per candidate (names as in ``A
   on_roster       the player is on a roster snapshot available at cutoff (1.0), not (0.0), or
                   NaN when no roster snapshot was given for the side
   team_win_pct    T's win share this season from results available at cutoff (0.5 when none)
-  games_left      T's regular-season games scheduled after this one (from ``schedule``; the
-                  schedule is public in advance; NaN without a schedule, 0 in the playoffs)
-  playoff         the target is a post-season game (``schedule.game_type``; 0 without one)
+  games_left      T's regular-season games after this one in the published season schedule
+                  (the sides' ``games_left``, from the schedule's home/away_games_left; NaN when
+                  unknown, 0 in the playoffs)
+  playoff         the target is a post-season game (the sides' ``playoff``)
 """
 from __future__ import annotations
 
@@ -63,21 +64,19 @@ import numpy as np
 import pandas as pd
 
 from pipeline_assets.features import asof as A
+from pipeline_assets.features.schema import AVAIL_FEATURES
+from tipoff_core.catalog import INJURY_LOOKBACK_DAYS as INJURY_LOOKBACK
 
 CANDIDATE_GAMES = 20
 RAMP_GAP = 3
 RAMP_CAP = 10
 RUN_GAP_DAYS = 5
+# inj_games counts listed dates of the last INJURY_LOOKBACK_DAYS only: gold and live both read
+# that many days of injury reports before a target date (catalog.INJURY_LOOKBACK_DAYS)
+INJURY_LOOKBACK_DAYS = INJURY_LOOKBACK
 NO_APP_DAYS = 99.0
 WINDOWS = (3, 5, 10, 20)
 
-AVAIL_FEATURES = [
-    "missed", "days_since", "played_l3", "played_l5", "played_l10", "played_l20", "min_last",
-    "min_l5", "min_ewm", "min_team_l5", "season_share", "new_season", "apps_team", "ramp",
-    "inj_out", "inj_q", "inj_prob", "inj_games", "inj_protocol", "inj_long", "b2b",
-    "three_in_four", "b2b_x_min", "min_rank", "on_roster", "team_win_pct", "games_left",
-    "playoff",
-]
 
 _PROTOCOL = r"health and safety|protocol|covid|coronavirus"
 _LONG = r"surgery|for season|for the season|indefinitely|season-ending"
@@ -130,19 +129,21 @@ def appearances(box: pd.DataFrame, tg: pd.DataFrame) -> pd.DataFrame:
 
 
 def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFrame,
-                    injuries: pd.DataFrame, rosters: pd.DataFrame | None = None,
-                    schedule: pd.DataFrame | None = None, *, tg: pd.DataFrame | None = None,
+                    injuries: pd.DataFrame, rosters: pd.DataFrame | None = None, *,
+                    tg: pd.DataFrame | None = None,
                     apps: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (side, candidate player) with ``AVAIL_FEATURES`` (see the module docstring).
 
-    ``sides``: ``_side`` (unique int), ``team_id``, ``season``, ``game_date``, ``cutoff_ts``.
+    ``sides``: ``_side`` (unique int), ``team_id``, ``season``, ``game_date``, ``cutoff_ts``,
+    ``games_left``, ``playoff`` (see ``strength.sides_of``).
     ``results`` / ``box`` / ``injuries`` as prepared by ``asof.prepare``.  ``rosters``: optional
     ROSTERS rows (team_id, player_id, snapshot_ts); per side the latest snapshot at or before the
     cutoff is used.  Rows are sorted by (_side, player_id)."""
     tg = team_games(results, box) if tg is None else tg
     sched = team_games(results)
     apps = appearances(box, tg) if apps is None else apps
-    s = sides[["_side", "team_id", "season", "game_date", "cutoff_ts"]].reset_index(drop=True)
+    s = sides[["_side", "team_id", "season", "game_date", "cutoff_ts", "games_left",
+               "playoff"]].reset_index(drop=True)
     s["day"] = A.day_number(s["game_date"])
     now = A.asof(s, tg, ["team_id"], ["k", "ks", "season", "day"])
     s["k_now"] = now["k"].fillna(0).to_numpy(np.int64)
@@ -154,7 +155,6 @@ def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFram
     wr = A.asof(s, rec, ["team_id", "season"], ["w", "n"])
     s["team_win_pct"] = np.where(wr["n"].fillna(0) > 0, wr["w"] / wr["n"].where(wr["n"] > 0, 1),
                                  0.5)
-    s["games_left"], s["playoff"] = _games_left(s, schedule)
 
     # T's last CANDIDATE_GAMES available games per side
     tgk = tg[["team_id", "k", "game_id", "day"]]
@@ -272,27 +272,6 @@ def _win_stream(res: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def _games_left(s: pd.DataFrame, schedule: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """Regular-season games of the side's team after the target date (schedule rows with
-    snapshot_ts <= cutoff), and the playoff flag of the target date's game."""
-    if schedule is None or len(schedule) == 0:
-        return np.full(len(s), np.nan), np.zeros(len(s))
-    sc = schedule[["game_date", "season", "home_team_id", "away_team_id", "game_type",
-                   "snapshot_ts"]]
-    long = pd.concat([sc.assign(team_id=sc["home_team_id"]), sc.assign(team_id=sc["away_team_id"])],
-                     ignore_index=True)[["team_id", "season", "game_date", "game_type",
-                                         "snapshot_ts"]]
-    m = s[["_side", "team_id", "season", "game_date", "cutoff_ts"]].merge(
-        long, on=["team_id", "season"], how="left", suffixes=("", "_g"))
-    vis = m["snapshot_ts"] <= m["cutoff_ts"]
-    ahead = vis & (m["game_date_g"] > m["game_date"]) & (m["game_type"] == "regular")
-    left = ahead.groupby(m["_side"]).sum()
-    today = vis & (m["game_date_g"] == m["game_date"]) & (m["game_type"] == "playoff")
-    po = today.groupby(m["_side"]).any()
-    return (left.reindex(s["_side"]).fillna(0).to_numpy(float),
-            po.reindex(s["_side"]).fillna(False).to_numpy(float))
-
-
 def _ramp(ap: pd.DataFrame) -> pd.Series:
     """Per (_side, player): appearances (inside the window) since the latest gap of >= RAMP_GAP
     team games between consecutive appearances (or before the first one in the window);
@@ -354,6 +333,7 @@ def _listing_run(c: pd.DataFrame, s: pd.DataFrame, inj: pd.DataFrame,
     m = q.merge(o.rename(columns={"game_date": "d"}), on=["team_id", "player_id"], how="inner")
     m = m[(m["d"] <= m["game_date"]) & (m["snapshot_ts"] <= m["cutoff_ts"])]
     m = m.drop_duplicates(["index", "d"])
+    m = m[A.day_number(m["game_date"]) - A.day_number(m["d"]) < INJURY_LOOKBACK_DAYS]
     # listed dates newest first; the run stops at the first gap of more than RUN_GAP_DAYS days
     # between consecutive listed dates (a team never goes that long without a game in season)
     m["dn"] = A.day_number(m["d"])

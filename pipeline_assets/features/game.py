@@ -53,6 +53,7 @@ def build_game_features(targets: pd.DataFrame, results: pd.DataFrame | None,
     h2h = A.h2h_state(t, streams.h2h)
     cols.update({c: h2h[c].to_numpy() for c in h2h.columns})
     cols["elo_prob_home"] = A.elo_prob(cols["home_elo"], cols["away_elo"])
+    cols["home_flag"] = 1.0 - t["neutral_site"].astype("boolean").fillna(False).to_numpy(float)
 
     mkt = A.market_consensus(t, inp.odds)
     for c in ("mkt_available", "mkt_n_books", "mkt_prob_home", "mkt_home_spread", "mkt_total"):

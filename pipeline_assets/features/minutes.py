@@ -1,8 +1,19 @@
-"""Player-minutes features: one row per (target game, player) (gold and live share this code).
+"""Player-game features: one row per (target game, candidate player); gold and live share this code.
 
-``player_targets`` are (game_id, team_id, player_id, player_name) rows: gold passes the box-score
-appearances of the target games, live the roster players of both teams.  History is the
-player's own appearances (box rows with minutes) available at the target's cutoff, of any team.
+The rows are the candidates of each side (``availability.candidate_frame``: players with an
+appearance for the team in its last 20 available games and still with it, players on its injury
+report for the date, roster players), the same for gold and live.  Per row:
+
+* minutes history (``min_last*``, ``min_ewm``, starts, role change, rest, own injury status,
+  teammates out, the game's spread) -- the minutes model's inputs;
+* ``av_<name>`` for every ``availability.AVAIL_FEATURES`` -- the availability model's inputs;
+* ``rt_*``: the decayed sums a player rating is made of (``players.rating_sums``); the box
+  weights that turn them into a rating are fit at training time (``models.lineup``);
+* labels: ``label_minutes`` (minutes played; NaN when he did not appear) and ``label_played``
+  (appeared; NA while the team-game has no box score).
+
+History is the player's own appearances (box rows with minutes) available at the target's cutoff,
+of any team.
 """
 from __future__ import annotations
 
@@ -10,22 +21,30 @@ import numpy as np
 import pandas as pd
 
 from pipeline_assets.features import asof as A
+from pipeline_assets.features import availability as AV
+from pipeline_assets.features import players as PL
 from pipeline_assets.features.schema import conform_features
+from pipeline_assets.features.strength import sides_of
+from tipoff_core.schemas import conform
 
-PLAYER_TARGET_COLUMNS = ["game_id", "team_id", "player_id", "player_name"]
+AV_PREFIX = "av_"
 
 
-def build_minutes_features(targets: pd.DataFrame, player_targets: pd.DataFrame,
-                           results: pd.DataFrame | None, box_scores: pd.DataFrame | None,
-                           injuries: pd.DataFrame | None,
-                           odds: pd.DataFrame | None) -> pd.DataFrame:
-    """Minutes features for ``player_targets``, ordered like ``player_targets``.
-
-    ``targets`` are the games (SCHEDULE rows + ``cutoff_ts``); every player target must belong
-    to one of them and to its home or away team.  Columns: ``schema.columns("minutes")``.
-    """
+def build_minutes_features(targets: pd.DataFrame, results: pd.DataFrame | None,
+                           box_scores: pd.DataFrame | None, injuries: pd.DataFrame | None,
+                           odds: pd.DataFrame | None,
+                           rosters: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Player-game features of the candidates of ``targets`` (SCHEDULE rows + ``cutoff_ts``),
+    sorted by (game_id, team_id, player_id).  ``rosters``: ROSTERS rows (each side uses the
+    latest snapshot at or before its cutoff).  Columns: ``schema.columns("minutes")``."""
     inp = A.prepare(targets, results, box_scores, injuries, odds, who="build_minutes_features")
-    rows = _player_rows(player_targets, inp.targets)
+    ros = None if rosters is None or len(rosters) == 0 else \
+        conform(rosters, "rosters", A.SOURCE, "build_minutes_features.rosters")
+    sides = sides_of(inp.targets)
+    cand = AV.candidate_frame(sides, inp.results, inp.box, inp.injuries, ros)
+    cand = cand.merge(sides[["_side", "game_id"]], on="_side", how="left")
+    rows = _player_rows(cand, inp, ros)
+    sums = PL.rating_sums(rows[["player_id", "cutoff_ts"]], PL.rating_stream(inp.box))
 
     ps = A.player_stream(inp.box)
     hist = A.player_state(rows, ps)
@@ -58,6 +77,9 @@ def build_minutes_features(targets: pd.DataFrame, player_targets: pd.DataFrame,
 
     lab = rows[["game_id", "player_id"]].merge(
         inp.box[["game_id", "player_id", "minutes"]], on=["game_id", "player_id"], how="left")
+    known = rows[["game_id", "team_id"]].merge(
+        inp.box[["game_id", "team_id"]].drop_duplicates().assign(known=True),
+        on=["game_id", "team_id"], how="left")["known"].fillna(False).to_numpy(bool)
 
     day = A.day_number(rows["game_date"])
     status = own["status_norm"].fillna("").to_numpy()
@@ -78,39 +100,40 @@ def build_minutes_features(targets: pd.DataFrame, player_targets: pd.DataFrame,
     out["teammates_out"] = magg["cnt"].to_numpy().astype(np.int64)
     out["teammates_out_min"] = magg["mins"].to_numpy()
     out["mkt_abs_spread"] = spread.to_numpy()
+    for f in AV.AVAIL_FEATURES:
+        out[f"{AV_PREFIX}{f}"] = rows[f].to_numpy(float)
+    for c in sums.columns:
+        out[c] = sums[c].to_numpy()
+    played = lab["minutes"].notna().to_numpy()
     out["label_minutes"] = lab["minutes"].to_numpy(float)
+    out["label_played"] = pd.array(np.where(known, played, False), dtype="boolean")
+    out["label_played"][~known] = pd.NA
     out = pd.DataFrame(out)
     return conform_features(out, "minutes")
 
 
-def _player_rows(player_targets: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
-    who = "build_minutes_features"
-    if player_targets is None:
-        raise ValueError(f"{who}: player_targets is required")
-    missing = [c for c in PLAYER_TARGET_COLUMNS if c not in player_targets.columns]
-    if missing:
-        raise ValueError(f"{who}: player_targets is missing columns {missing}")
-    pt = pd.DataFrame({
-        "game_id": player_targets["game_id"].astype(str).astype(object).to_numpy(),
-        "team_id": pd.to_numeric(player_targets["team_id"]).astype(np.int64).to_numpy(),
-        "player_id": pd.to_numeric(player_targets["player_id"]).astype(np.int64).to_numpy(),
-        "player_name": player_targets["player_name"].astype(str).astype(object).to_numpy(),
-    })
-    dup = pt.duplicated(["game_id", "player_id"])
-    if dup.any():
-        raise ValueError(f"{who}: player_targets list player {pt.loc[dup, 'player_id'].iloc[0]} "
-                         f"twice for game {pt.loc[dup, 'game_id'].iloc[0]!r}")
-    rows = pt.merge(t[["game_id", "season", "game_date", "tip_ts", "cutoff_ts", "home_team_id",
-                       "away_team_id"]], on="game_id", how="left")
-    if rows["season"].isna().any():
-        gid = rows.loc[rows["season"].isna(), "game_id"].iloc[0]
-        raise ValueError(f"{who}: player_targets game {gid!r} is not among targets")
+def _player_rows(cand: pd.DataFrame, inp: A.Inputs,
+                 rosters: pd.DataFrame | None) -> pd.DataFrame:
+    """Candidate rows with the game's ids and each player's name at the cutoff (the newest
+    listing; at equal times a box row beats an injury report beats a roster), sorted by
+    (game_id, team_id, player_id)."""
+    t = inp.targets
+    rows = cand.merge(t[["game_id", "tip_ts", "home_team_id", "away_team_id"]], on="game_id",
+                      how="left")
     is_home = (rows["team_id"] == rows["home_team_id"]).to_numpy()
-    is_away = (rows["team_id"] == rows["away_team_id"]).to_numpy()
-    if not (is_home | is_away).all():
-        bad = rows.loc[~(is_home | is_away)].iloc[0]
-        raise ValueError(f"{who}: player {bad['player_id']} has team {bad['team_id']}, which does "
-                         f"not play game {bad['game_id']!r}")
     rows["is_home"] = is_home
     rows["opp_team_id"] = np.where(is_home, rows["away_team_id"], rows["home_team_id"])
-    return rows
+    listed = [inp.box[["player_id", "player_name", "avail_ts"]].rename(
+        columns={"avail_ts": "ts"}).assign(rank=2),
+        inp.injuries[["player_id", "player_name", "snapshot_ts"]].rename(
+        columns={"snapshot_ts": "ts"}).assign(rank=1)]
+    if rosters is not None:
+        listed.append(rosters[["player_id", "player_name", "snapshot_ts"]].rename(
+            columns={"snapshot_ts": "ts"}).assign(rank=0))
+    names = pd.concat(listed, ignore_index=True)
+    names = names[names["player_name"].astype(str).str.len() > 0]
+    names = A._sorted(names, ["ts", "rank", "player_id", "player_name"])
+    rows["player_name"] = A.asof(rows, names, ["player_id"], ["player_name"])["player_name"] \
+        .to_numpy(object)
+    rows["player_name"] = rows["player_name"].fillna("").astype(object)
+    return A._sorted(rows.drop(columns=["_side"]), ["game_id", "team_id", "player_id"])

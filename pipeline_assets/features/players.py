@@ -41,10 +41,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline_assets.features import asof as A
+from pipeline_assets.features.schema import BOX_STATS, RATING_APPS_COLUMN, RATING_SUMS
 
 DAY_NS = 86_400e9
-BOX_STATS = ("pts", "fgm", "fga", "fg3m", "ftm", "fta", "oreb", "dreb", "ast", "stl", "blk",
-             "tov", "pf")
 DEFAULT_HALF_LIFE_DAYS = 365.0
 DEFAULT_K_PM = 1500.0    # prior weight of the plus-minus rating, in (decayed) minutes
 DEFAULT_K_BOX = 300.0    # prior weight of the box rates, in minutes
@@ -146,10 +145,9 @@ def decayed_asof(rows: pd.DataFrame, stream: pd.DataFrame, cols: list[str]) -> p
     return out
 
 
-# The decayed sums a rating is made of, as stored in the minutes feature table (model-free: the
+# The decayed sums a rating is made of are stored in the minutes feature table (model-free: the
 # box weights that turn them into a rating are fit at training time on training seasons).
-SUM_COLUMNS = {"D_min": "rt_minutes", "D_pm": "rt_pm", **{f"D_{s}": f"rt_{s}" for s in BOX_STATS}}
-APPS_COLUMN = "rt_apps"
+SUM_COLUMNS, APPS_COLUMN = RATING_SUMS, RATING_APPS_COLUMN
 
 
 def rating_sums(rows: pd.DataFrame, stream: pd.DataFrame) -> pd.DataFrame:

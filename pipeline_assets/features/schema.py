@@ -25,7 +25,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FEATURE_SCHEMA_VERSION = "features-v2"  # v2: stale injury statuses (played since) dropped
+# Availability features of a candidate player (computed in features/availability.py).
+AVAIL_FEATURES = [
+    "missed", "days_since", "played_l3", "played_l5", "played_l10", "played_l20", "min_last",
+    "min_l5", "min_ewm", "min_team_l5", "season_share", "new_season", "apps_team", "ramp",
+    "inj_out", "inj_q", "inj_prob", "inj_games", "inj_protocol", "inj_long", "b2b",
+    "three_in_four", "b2b_x_min", "min_rank", "on_roster", "team_win_pct", "games_left",
+    "playoff",
+]
+# Box-score stats a player rating uses, and the decayed sums stored for it (features/players.py).
+BOX_STATS = ("pts", "fgm", "fga", "fg3m", "ftm", "fta", "oreb", "dreb", "ast", "stl", "blk",
+             "tov", "pf")
+RATING_SUMS = {"D_min": "rt_minutes", "D_pm": "rt_pm", **{f"D_{s}": f"rt_{s}" for s in BOX_STATS}}
+RATING_SUM_COLUMNS = list(RATING_SUMS.values())
+RATING_APPS_COLUMN = "rt_apps"
+
+# v2: stale injury statuses (played since) dropped; v3: player-game rows are the candidates of each
+# side with availability features and rating sums, games carry the home flag (0 at neutral sites)
+FEATURE_SCHEMA_VERSION = "features-v3"
 
 # ----------------------------------------------------------------------------- game features
 
@@ -83,6 +100,7 @@ MATCHUP_FEATURES: list[tuple[str, str]] = [
     ("h2h_home_wins", "int"),      # of which won by today's home team
     ("h2h_home_margin", "float"),  # mean margin from today's home team's side (0 if none)
     ("elo_prob_home", "float"),    # Elo win probability, home advantage included
+    ("home_flag", "float"),        # 1, or 0 when the game is at a neutral site
 ]
 
 
@@ -137,8 +155,14 @@ MINUTES_FEATURE_COLUMNS: list[tuple[str, str]] = [
     ("teammates_out", "int"),      # teammates Out or Doubtful
     ("teammates_out_min", "float"),  # sum of their last-10 mean minutes (minutes freed)
     ("mkt_abs_spread", "float"),   # |consensus spread| as of cutoff (blowout risk; NaN if none)
+    # availability features (see features/availability.py), prefixed av_
+    *[(f"av_{f}", "float") for f in AVAIL_FEATURES],
+    # decayed sums a player rating is made of (see features/players.py)
+    *[(c, "float") for c in RATING_SUM_COLUMNS],
+    (RATING_APPS_COLUMN, "int"),
 ]
-MINUTES_LABEL_COLUMNS: list[tuple[str, str]] = [("label_minutes", "float")]
+MINUTES_LABEL_COLUMNS: list[tuple[str, str]] = [("label_minutes", "float"),
+                                                ("label_played", "boolean")]
 
 SCHEMAS: dict[str, dict[str, list[tuple[str, str]]]] = {
     "game": {"id": GAME_ID_COLUMNS, "feature": GAME_FEATURE_COLUMNS,

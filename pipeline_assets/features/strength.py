@@ -2,18 +2,19 @@
 
 Two stages, both Dagster-free and as-of safe:
 
-1. :func:`player_rows` -- model-free: for every target team-game, the candidate players
-   (``availability.candidate_frame``) with their as-of ratings (``players.player_ratings``) and
-   expected minutes given that they play (:func:`expected_minutes`).  One row per (side, player).
+1. model-free: for every target team-game, the candidate players (``availability.
+   candidate_frame``, stored as the minutes features) with their as-of ratings
+   (``players.ratings_from_sums`` of the stored ``rt_*`` sums) and expected minutes given that
+   they play (:func:`expected_minutes`) -- ``models.lineup.LineupModel.rated``.
 2. :func:`game_strength` -- given P(play) per row (from ``models.availability``), the per-game
    features (``STRENGTH_COLUMNS``): for each side the available and full strength
    (``players.team_strength``: minutes-weighted mean rating per 48 of the expected floor time,
    unfilled minutes at replacement level) and the share of usual minutes expected to be missing;
    ``diff_*`` = home - away.
 
-The recommended market-free win model (see exp/FINDINGS.md) uses ``diff_strength_avail``,
-``diff_miss_share``, ``home_b2b``, ``away_b2b`` and a home flag that is 0 at neutral sites
-(``team_ratings.neutral_site``).
+The market-free win model (``models.lineup.LineupWinModel``, see exp/FINDINGS.md) uses
+``diff_strength_avail``, ``diff_miss_share``, ``home_b2b``, ``away_b2b`` and a home flag that is
+0 at neutral sites (the schedule's ``neutral_site``).
 """
 from __future__ import annotations
 
@@ -49,25 +50,6 @@ def expected_minutes(cand: pd.DataFrame) -> np.ndarray:
     return m.fillna(0.0).to_numpy(float)
 
 
-def player_rows(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFrame,
-                injuries: pd.DataFrame, weights: PL.BoxWeights, *,
-                schedule: pd.DataFrame | None = None, rosters: pd.DataFrame | None = None,
-                params: StrengthParams = StrengthParams(),
-                stream: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Candidates of every side with availability features, ratings and ``exp_min``.
-
-    ``box`` must carry ``plus_minus`` and the ``players.BOX_STATS`` columns (missing ones count as
-    0) and ``avail_ts``/``season`` (``asof.prepare``).  ``stream``: a prebuilt
-    ``players.rating_stream`` with the same half-life (speed)."""
-    c = AV.candidate_frame(sides, results, box, injuries, rosters, schedule)
-    st = stream if stream is not None else PL.rating_stream(box, params.half_life_days)
-    r = PL.player_ratings(c[["player_id", "cutoff_ts"]], st, weights, k_pm=params.k_pm,
-                          k_box=params.k_box, repl_48=params.repl_48)
-    c = pd.concat([c, r], axis=1)
-    c["exp_min"] = expected_minutes(c)
-    return c
-
-
 def game_strength(rows: pd.DataFrame, p_play: np.ndarray, n_games: int,
                   repl_48: float = StrengthParams.repl_48) -> pd.DataFrame:
     """``STRENGTH_COLUMNS`` for ``n_games`` targets whose sides are ``_side`` = 2 * i (home) and
@@ -88,15 +70,24 @@ def game_strength(rows: pd.DataFrame, p_play: np.ndarray, n_games: int,
     return out[STRENGTH_COLUMNS]
 
 
+PLAYOFF_TYPES = ("playoff", "playin")
+
+
 def sides_of(targets: pd.DataFrame) -> pd.DataFrame:
-    """(home, away) side rows of targets in ``build_game_features``' layout."""
+    """(home, away) side rows of targets (schedule rows + cutoff_ts) in ``build_game_features``'
+    layout: side 2 i is game i's home team, 2 i + 1 its away team."""
     n = len(targets)
+    left = np.column_stack([targets["home_games_left"].astype("Float64").to_numpy(float, na_value=np.nan),
+                            targets["away_games_left"].astype("Float64").to_numpy(float, na_value=np.nan)])
     return pd.DataFrame({
         "_side": np.arange(2 * n),
+        "game_id": np.repeat(targets["game_id"].to_numpy(), 2),
         "team_id": np.column_stack([targets["home_team_id"], targets["away_team_id"]]).ravel(),
         "season": np.repeat(targets["season"].to_numpy(), 2),
         "game_date": np.repeat(targets["game_date"].to_numpy(), 2),
         "cutoff_ts": targets["cutoff_ts"].repeat(2).array,
+        "games_left": left.ravel(),
+        "playoff": np.repeat(targets["game_type"].isin(PLAYOFF_TYPES).to_numpy(float), 2),
     })
 
 

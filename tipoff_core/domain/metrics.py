@@ -1,6 +1,7 @@
 """Evaluation and monitoring metrics (vectorized numpy, no framework dependencies).
 
-Probabilistic: log_loss, brier, accuracy, calibration_table.  Drift: psi.  Regression: mae, rmse,
+Probabilistic: log_loss (log_losses per row), brier, accuracy, calibration_table,
+bootstrap_mean_ci (paired comparisons).  Drift: psi.  Regression: mae, rmse,
 interval_coverage.  Basketball: pythagorean_prob.  Pairs with a NaN in any input are dropped.
 """
 from __future__ import annotations
@@ -129,6 +130,28 @@ def interval_coverage(y, lo, hi) -> float:
     """Share of y inside the closed interval [lo, hi]."""
     y, lo, hi = _pairs(y, lo, hi)
     return float(np.mean((y >= lo) & (y <= hi))) if y.size else float("nan")
+
+
+def log_losses(y, p, eps: float = LOG_LOSS_EPS) -> np.ndarray:
+    """Per-row binary cross-entropy (NaN where y or p is NaN)."""
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), eps, 1.0 - eps)
+    return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+
+def bootstrap_mean_ci(d, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Mean of ``d`` (e.g. per-game log-loss differences of two models on the same games) and
+    its percentile bootstrap interval, rows resampled with replacement (NaNs dropped)."""
+    (d,) = _pairs(d)
+    if d.size == 0:
+        return {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": 0}
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    for i in range(0, n_boot, 250):  # chunks: 250 x n indices at a time, not n_boot x n
+        k = min(250, n_boot - i)
+        means[i:i + k] = d[rng.integers(0, d.size, size=(k, d.size))].mean(axis=1)
+    a = (1.0 - level) / 2.0
+    return {"mean": float(d.mean()), "lo": float(np.quantile(means, a)),
+            "hi": float(np.quantile(means, 1.0 - a)), "n": int(d.size)}
 
 
 # ------------------------------------------------------------------------------ metric bundles

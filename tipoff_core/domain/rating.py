@@ -212,7 +212,9 @@ def _flow_from_steps(t: np.ndarray, margin: np.ndarray, game_seconds: float) -> 
     return {
         "lead_changes": _sign_changes(margin),
         "times_tied": int(np.count_nonzero(margin[1:] == 0)),
-        "competitive_seconds": float(dur[np.abs(margin) <= COMPETITIVE_MARGIN].sum()),
+        # min: float durations of fractional clocks can sum a hair past the game's length
+        "competitive_seconds": min(float(dur[np.abs(margin) <= COMPETITIVE_MARGIN].sum()),
+                                   float(game_seconds)),
         "largest_home_lead": int(max(margin.max(), 0)),
         "largest_away_lead": int(max(-margin.min(), 0)),
     }
@@ -402,7 +404,7 @@ def quarter_flow(results_row: Mapping) -> GameFlow:
         basis=BASIS_QUARTER_SCORES, t=t, margin=m, game_seconds=float(t[-1]),
         home_pts=home_pts, away_pts=away_pts, periods=periods,
         lead_changes=_sign_changes(m), times_tied=int(np.count_nonzero(m[1:] == 0)),
-        competitive_seconds=float(comp), largest_home_lead=int(max(m.max(), 0)),
+        competitive_seconds=min(float(comp), float(t[-1])), largest_home_lead=int(max(m.max(), 0)),
         largest_away_lead=int(max(-m.min(), 0)), game_id=str(gid) if gid is not None else None)
 
 
