@@ -23,6 +23,7 @@ from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy
 from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
+from resources.sources.base import SourceError
 from tipoff_core import catalog
 from tipoff_core.domain import rating
 from tipoff_core.tags import RETRAIN_DEMO, RETRAIN_TAG
@@ -153,7 +154,7 @@ def cmd_backtest(args) -> int:
     try:
         run_backtest_cli(args.data_dir, seasons, args.json, cadence_days=args.cadence_days,
                          fast=not args.full_grid)
-    except (ValueError, OSError) as exc:  # unknown seasons, a data folder that is not an archive
+    except (ValueError, OSError, SourceError) as exc:  # unknown seasons, not an archive folder
         raise UserError(str(exc)) from None
     return 0
 

@@ -240,3 +240,21 @@ def test_real_data_one_season(shared_data_dir, tmp_path):
     assert 3.0 < b["minutes"]["mae"] < 6.0
     assert 0.5 < b["minutes"]["coverage_p10_p90"] < 0.95
     assert json.loads((tmp_path / "bt.json").read_text())["2021-22"]["games"] == b["games"]
+
+
+def test_cli_backtest_user_errors_exit_2_with_one_line(tmp_path, capsys):
+    from pipeline_assets import cli
+    assert cli.main(["backtest", "--data-dir", str(tmp_path / "missing"), "--seasons",
+                     "2019-20"]) == 2
+    err = capsys.readouterr().err
+    assert "archive data directory not found" in err and len(err.strip().splitlines()) == 1
+    assert cli.main(["backtest", "--data-dir", str(tmp_path), "--seasons", " , "]) == 2
+    assert "--seasons is empty" in capsys.readouterr().err
+
+
+def test_walk_forward_refuses_a_season_without_box_scores_before_it():
+    games, minutes = synth(n_per_season=60)
+    with pytest.raises(ValueError, match="needs a season with box scores before it"):
+        walk_forward(games, minutes, ["2016-17"], progress=None)
+    with pytest.raises(ValueError, match="no eligible games"):
+        walk_forward(games, minutes, ["2030-31"], progress=None)

@@ -13,8 +13,9 @@ in process (ephemeral Dagster instance), a sensor's cursor is kept only after a 
   truth at once, the model's Elo/form features lag behind it.
 
 With the shock the production window (all post-shock games) degrades to log loss ~0.78 against a
-baseline of 0.60; the drift sensor fires on 2026-01-30 (50 games, z = 2.1) and the drift retrain is
-promoted through the gate; without it only the monthly retrain (2026-02-01) runs.
+baseline of 0.60; the drift sensor fires on 2026-01-30 (50 games) and the drift retrain runs through
+the gate, which keeps it out (trained before the shock, it is no better on the half post-shock
+window); without it only the monthly retrain (2026-02-01) runs.
 
 The two replays run in parallel subprocesses (one per core).  What the drift sensor saw in each is
 written to ``fastforward_report.json`` in the test's temporary folder and printed (``pytest -s``).
@@ -279,13 +280,13 @@ def test_the_realignment_fires_the_drift_sensor_and_the_retrain_runs(replays):
     drift = _drift_trains("shock", replays)
     assert len(drift) == 1 and drift[0]["success"] and drift[0]["tags"].get("tipoff/drift_detail")
     assert drift[0]["run_key"].startswith("drift-")
-    # the drift retrain went through the gate and was promoted; production is now that version
+    # the drift retrain went through the gate.  It was trained before the gate window (the newest
+    # 14 days), so it has seen no post-shock game: it is no better than production on the window,
+    # which is half post-shock, and the gate keeps it out (docs/OPERATIONS.md).
     reg = replays["report"]["shock"]["registry"]
+    retrain = [v for v in reg if v["trigger"] == "drift"]
+    assert len(retrain) == 1 and retrain[0]["reason"].startswith("gate failed"), reg
+    assert retrain[0]["train_end"] < SHOCK["date"] <= retrain[0]["gate_window"][1]
+    assert retrain[0]["state"] == "candidate"
     prod = [v for v in reg if v["state"] == "production"]
-    assert len(prod) == 1 and prod[0]["trigger"] == "drift", reg
-    assert prod[0]["reason"].startswith("gate passed"), prod[0]
-    assert [v["trigger"] for v in reg if v["state"] == "archived"] == ["initial"]
-    # Honest caveat (docs/OPERATIONS.md): the gate holds out the newest 14 days, so a retrain a week
-    # after the shock trains on pre-shock games only -- it wins the gate by being fitted on a week
-    # more of recent history, not by having seen the new regime.
-    assert prod[0]["train_end"] < SHOCK["date"] <= prod[0]["gate_window"][1]
+    assert len(prod) == 1 and prod[0]["trigger"] == "initial", reg

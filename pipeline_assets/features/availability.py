@@ -288,11 +288,18 @@ def _ramp(ap: pd.DataFrame) -> pd.Series:
 
 
 def _latest_roster(s: pd.DataFrame, rosters: pd.DataFrame) -> pd.DataFrame:
-    r = rosters[["team_id", "player_id", "snapshot_ts"]].merge(
-        s[["_side", "team_id", "cutoff_ts"]], on="team_id", how="inner")
-    r = r[r["snapshot_ts"] <= r["cutoff_ts"]]
-    last = r.groupby("_side")["snapshot_ts"].transform("max")
-    return r[r["snapshot_ts"] == last][["_side", "player_id"]].drop_duplicates(ignore_index=True)
+    """(_side, player_id) of each side's latest roster snapshot at or before its cutoff."""
+    snaps = rosters[["team_id", "snapshot_ts"]].drop_duplicates().rename(
+        columns={"snapshot_ts": "ts"})
+    snaps = A._sorted(snaps.assign(snap=snaps["ts"]), ["ts", "team_id"])
+    last = A.asof(s[["_side", "team_id", "cutoff_ts"]], snaps, ["team_id"], ["snap"])
+    sides = pd.DataFrame({"_side": s["_side"].to_numpy(), "team_id": s["team_id"].to_numpy(),
+                          "snapshot_ts": last["snap"].to_numpy()})
+    sides = sides[sides["snapshot_ts"].notna()]
+    ros = rosters[["team_id", "player_id", "snapshot_ts"]]
+    sides["snapshot_ts"] = sides["snapshot_ts"].astype(ros["snapshot_ts"].dtype)
+    r = sides.merge(ros, on=["team_id", "snapshot_ts"], how="inner")
+    return r[["_side", "player_id"]].drop_duplicates(ignore_index=True)
 
 
 def _injury_features(c: pd.DataFrame, s: pd.DataFrame, inj: pd.DataFrame,
