@@ -296,6 +296,9 @@ def _latest_roster(s: pd.DataFrame, rosters: pd.DataFrame) -> pd.DataFrame:
     sides = pd.DataFrame({"_side": s["_side"].to_numpy(), "team_id": s["team_id"].to_numpy(),
                           "snapshot_ts": last["snap"].to_numpy()})
     sides = sides[sides["snapshot_ts"].notna()]
+    if sides.empty:  # no side has a snapshot yet; an all-NaT column would lose its time zone
+        return pd.DataFrame({"_side": pd.Series(dtype=s["_side"].dtype),
+                             "player_id": pd.Series(dtype=rosters["player_id"].dtype)})
     ros = rosters[["team_id", "player_id", "snapshot_ts"]]
     sides["snapshot_ts"] = sides["snapshot_ts"].astype(ros["snapshot_ts"].dtype)
     r = sides.merge(ros, on=["team_id", "snapshot_ts"], how="inner")
