@@ -21,8 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline_assets.backtest import (archive_box_scores, build_archive_features,  # noqa: E402
-                                      format_table, walk_forward, write_json_atomic)
+from pipeline_assets.backtest import (archive_box_scores, archive_quarter_scores,  # noqa: E402
+                                      build_archive_features, format_table, walk_forward,
+                                      write_json_atomic)
 
 DEFAULT_DATA = Path(os.environ.get("TIPOFF_SHARED_DIR", ROOT.parent / "shared")) / "data"
 
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     t_feat = time.perf_counter() - t0
     res = walk_forward(games, minutes, seasons, box, cadence_days=args.cadence_days,
                        fast=not args.full_grid, seed=args.seed,
-                       minutes_cadence_days=args.minutes_cadence_days)
+                       minutes_cadence_days=args.minutes_cadence_days,
+                       results=archive_quarter_scores(args.data_dir))
     total = time.perf_counter() - t0
     res["config"]["bench"] = {"feature_seconds": round(t_feat, 1), "total_seconds": round(total, 1),
                               "cold": bool(args.cold), "cpu_count": os.cpu_count(),

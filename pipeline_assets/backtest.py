@@ -5,6 +5,7 @@ Public API
   data_fingerprint(data_dir) -> str
   build_archive_features(data_dir, ...) -> (games_df, minutes_df)
   archive_box_scores(data_dir, ...) -> box scores with ``season`` (for the box weights)
+  archive_quarter_scores(data_dir) -> final + quarter scores (for the halftime blocks)
   walk_forward(games, minutes, test_seasons, box_scores=None, cadence_days=7, ...) -> dict
   run_backtest_cli(data_dir, seasons, json_out, cadence_days=7, fast=False) -> dict
   format_table(result) -> str
@@ -70,6 +71,13 @@ Walk-forward protocol (per test season S) -- the production models (``models.lin
   stake = min(0.25 * Kelly, 0.05) of a FIXED unit bankroll (no compounding), settled at the
   closing American odds; ``roi = profit / staked``.  ``kelly`` bets the market-free probability,
   ``kelly_with_market`` the with-market one.
+* Halftime (issue 12, ``models.halftime``; needs ``results`` with quarter scores): per test season
+  the in-game model and a score-only baseline (logistic on the margin so far) are fit once on the
+  training seasons' games (season-blocked: all before S), pregame input = those games'
+  out-of-sample market-free probabilities; they predict S's eligible games with quarter scores
+  from the walk's market-free probability.  ``halftime`` (after Q2) and ``halftime_by_period``
+  ({"1", "2", "3"}): ``{games, log_loss, brier, pregame_log_loss, score_only_log_loss}`` on the
+  same games (``pregame_log_loss``: the market-free probability alone).
 """
 from __future__ import annotations
 
@@ -89,6 +97,7 @@ from pipeline_assets.featureio import History, gold_from_tables, latest_per_game
 from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
 from pipeline_assets.features import players as PL
 from pipeline_assets.features.asof import latest_odds
+from pipeline_assets.models import halftime as HT
 from pipeline_assets.models import lineup as L
 from pipeline_assets.models import win_linear as WL
 from pipeline_assets.models.availability import recent_appearance_rule
@@ -375,7 +384,10 @@ def _walk_win(G: pd.DataFrame, P: pd.DataFrame, p_play: np.ndarray, lineup: L.Li
     info = {"retrains": fits, "seconds": round(time.perf_counter() - t0, 2),
             "feature_sigma": sigma, "beta_with_market": [round(float(x), 3) for x in b[:, 0]],
             "beta_spread_only": [round(float(x), 3) for x in b[:, 1]],
-            "coef_last_fit": dict(zip(L.WIN_FEATURES, map(float, free.coef[1:])))}
+            "coef_last_fit": dict(zip(L.WIN_FEATURES, map(float, free.coef[1:]))),
+            # the training seasons' out-of-sample market-free probabilities (the halftime
+            # model's pregame input on its training games)
+            "oos_free_training": pd.Series(q[prior], index=G.loc[prior, "game_id"].to_numpy())}
     return {k: v[test] for k, v in out.items()}, info
 
 
@@ -529,6 +541,75 @@ def _availability_metrics(P: pd.DataFrame, p_play: np.ndarray, season: str) -> d
             "log_loss_model": M.log_loss(y, p), "log_loss_rule": M.log_loss(y, rule)}
 
 
+HALFTIME_PERIOD = 2
+QUARTER_COLUMNS = ["game_id", "home_pts", "away_pts",
+                   *[f"{side}_{q}" for side in ("home", "away") for q in HT.QUARTERS]]
+
+
+def archive_quarter_scores(data_dir: str | Path) -> pd.DataFrame:
+    """The archive's final and quarter scores (the halftime evaluation's input; ~4 s to read)."""
+    return ArchiveSource(data_dir).table("results")[QUARTER_COLUMNS]
+
+
+def _halftime_season(G: pd.DataFrame, season: str, p_test: np.ndarray, p_train: pd.Series,
+                     results: pd.DataFrame | None, hook: Hook | None
+                     ) -> tuple[pd.DataFrame, dict]:
+    """Season-blocked halftime evaluation: the model and the score-only baseline are fit on the
+    training seasons' games of ``G`` (all dated before ``season``), then predict the season's.
+
+    Pregame input: the test games' walk-forward market-free probabilities (``p_test``, aligned
+    with ``G``'s season rows); on the training games their out-of-sample market-free probabilities
+    from earlier-block fits (``p_train``, from ``_walk_win``) -- the same model predicting unseen
+    games, so its sharpness matches the test input, and it is leak-free (no closing line: a spread
+    proxy would be sharper than the market-free input and make the fit over-trust it).  Training
+    games whose first blocks have no out-of-sample probability are left out.
+    Returns (rows: period, y, p_model, p_pregame, p_score_only per test game x checkpoint; info)."""
+    empty = pd.DataFrame({c: pd.Series(dtype="float64")
+                          for c in ("period", "y", "p_model", "p_pregame", "p_score_only")})
+    if results is None or len(results) == 0:
+        return empty, {"fit": None, "reason": "no quarter scores given"}
+    test = (G["season"] == season).to_numpy()
+    day = pd.Series(G["_day"].to_numpy(), index=G["game_id"].to_numpy())
+    p_train = p_train[np.isfinite(p_train.to_numpy(float))
+                      & (p_train.index.map(day) < G.loc[test, "_day"].min())]
+    tr = HT.checkpoint_frame(results[results["game_id"].isin(p_train.index)], p_train)
+    te = HT.checkpoint_frame(results[results["game_id"].isin(G.loc[test, "game_id"])],
+                             pd.Series(p_test, index=G.loc[test, "game_id"].to_numpy()))
+    try:
+        model, base = HT.fit_halftime_model(tr), HT.fit_score_only(tr)
+    except ValueError as exc:
+        return empty, {"fit": None, "reason": str(exc)}
+    if len(te) == 0:
+        return empty, {"fit": model.to_dict(), "reason": "no test games with quarter scores"}
+    train_days = tr["game_id"].map(day).to_numpy()
+    _hook(hook, "halftime", season, G.loc[test, "_day"].min(), train_days,
+          int(tr["game_id"].nunique()), np.unique(te["game_id"].map(day).to_numpy()))
+    period = te["period"].to_numpy(int)
+    rows = pd.DataFrame({"period": period, "y": te["label_home_win"].to_numpy(float),
+                         "p_model": model.predict(period, te["margin"], te["p_pregame"])
+                         ["p_home_win"].to_numpy(),
+                         "p_pregame": te["p_pregame"].to_numpy(float),
+                         "p_score_only": base.predict_proba(period, te["margin"])})
+    info = {"train_games": int(tr["game_id"].nunique()),
+            "train_max_date": _day_str(train_days.max()), "fit": model.to_dict(),
+            "score_only": {str(t): list(c) for t, c in base.coef.items()}}
+    return rows, info
+
+
+def _halftime_metrics(rows: pd.DataFrame, period: int) -> dict:
+    r = rows[rows["period"].to_numpy() == period]
+    y = r["y"].to_numpy(float)
+    return {"games": len(r), "log_loss": M.log_loss(y, r["p_model"]),
+            "brier": M.brier(y, r["p_model"]), "pregame_log_loss": M.log_loss(y, r["p_pregame"]),
+            "score_only_log_loss": M.log_loss(y, r["p_score_only"])}
+
+
+def _halftime_blocks(rows: pd.DataFrame) -> dict:
+    """``halftime`` (after the second quarter) and ``halftime_by_period`` (after 1, 2, 3)."""
+    return {"halftime": _halftime_metrics(rows, HALFTIME_PERIOD),
+            "halftime_by_period": {str(t): _halftime_metrics(rows, t) for t in HT.CHECKPOINTS}}
+
+
 def _vs(y: np.ndarray, p: np.ndarray, ref: np.ndarray, seed: int) -> dict:
     return M.bootstrap_mean_ci(M.log_losses(y, p) - M.log_losses(y, ref), seed=seed)
 
@@ -563,14 +644,17 @@ def walk_forward(games: pd.DataFrame, minutes: pd.DataFrame, test_seasons: Seque
                  win_train_seasons: int | None = 6, minutes_train_seasons: int | None = 3,
                  minutes_conformal: bool = True, conformal_window_rows: int = 20_000,
                  kelly_fraction: float = 0.25, kelly_cap: float = 0.05, min_edge: float = 0.02,
-                 n_jobs: int = 2, data_fingerprint: str | None = None) -> dict:
+                 n_jobs: int = 2, data_fingerprint: str | None = None,
+                 results: pd.DataFrame | None = None) -> dict:
     """Walk-forward backtest over ``test_seasons`` (see the module docstring for the protocol).
 
     ``games`` / ``minutes``: :func:`build_archive_features` output; ``box_scores``: box rows with
     ``season`` for the box weights (:func:`archive_box_scores`; None = the default weights).
     ``hook(event)`` is called once per prediction block and model with ``{"model", "season",
     "retrain_date", "train_max_date", "train_rows", "pred_dates"}`` -- every ``train_max_date``
-    is strictly before every ``pred_dates`` entry.  ``fast``: the minutes model's fast settings
+    is strictly before every ``pred_dates`` entry.  ``results``: final + quarter scores per
+    ``game_id`` (:func:`archive_quarter_scores`) for the ``halftime`` blocks (None = empty
+    blocks).  ``fast``: the minutes model's fast settings
     (production's).  Returns the JSON-ready result dict (NaN for undefined metrics)."""
     from threadpoolctl import threadpool_limits
 
@@ -581,7 +665,7 @@ def walk_forward(games: pd.DataFrame, minutes: pd.DataFrame, test_seasons: Seque
                              seed, progress or _quiet, minutes_cadence_days, hook,
                              win_train_seasons, minutes_train_seasons, minutes_conformal,
                              conformal_window_rows, kelly_fraction, kelly_cap, min_edge, n_jobs,
-                             data_fingerprint)
+                             data_fingerprint, results)
 
 
 def _last(seasons: list[str], n: int | None) -> list[str]:
@@ -591,7 +675,7 @@ def _last(seasons: list[str], n: int | None) -> list[str]:
 def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, seed, progress,
                   minutes_cadence_days, hook, win_train_seasons, minutes_train_seasons,
                   minutes_conformal, conformal_window_rows, kelly_fraction, kelly_cap, min_edge,
-                  n_jobs, data_fingerprint) -> dict:
+                  n_jobs, data_fingerprint, results=None) -> dict:
     t_all = time.perf_counter()
     G_all = eligible_games(games)
     seasons_ok = lineup_seasons(minutes)
@@ -622,7 +706,8 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
     pooled: dict[str, list] = {k: [] for k in (
         "y", "mf", "wm", "sp", "elo", "mkt", "src", "spread_mkt", "hml", "aml")}
     pooled_min: dict[str, list] = {"given": [], "expected": []}
-    cfg: dict[str, dict] = {k: {} for k in ("n_retrains", "win", "spread_sigma",
+    pooled_half: list[pd.DataFrame] = []
+    cfg: dict[str, dict] = {k: {} for k in ("n_retrains", "win", "spread_sigma", "halftime",
                                             "minutes_conformal_shifts", "minutes_diagnostics",
                                             "seconds_per_season")}
     for season in test_seasons:
@@ -659,6 +744,10 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
                                               kelly_cap, min_edge)
         # availability and minutes
         blk["availability"] = _availability_metrics(P, p_all, season)
+        half_rows, cfg["halftime"][season] = _halftime_season(
+            G, season, probs["market_free"], winfo["oos_free_training"], results, hook)
+        blk.update(_halftime_blocks(half_rows))
+        pooled_half.append(half_rows)
         min_seasons = _last(prior, minutes_train_seasons) + [season]
         mm = P["season"].isin(min_seasons).to_numpy()
         F = L.LineupMinutesModel(lineup, None).frame(P[mm], p_all[mm])
@@ -702,6 +791,7 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
     exp_all = pd.concat([g for g in pooled_min["expected"] if len(g)], ignore_index=True) \
         if any(len(g) for g in pooled_min["expected"]) else None
     overall["minutes"] = _minutes_metrics(given_all)
+    overall.update(_halftime_blocks(pd.concat(pooled_half, ignore_index=True)))
     overall["minutes_expected_lineup"] = _expected_metrics(exp_all)
     overall["kelly"] = kelly_bets(cat["mf"], cat["y"], cat["hml"], cat["aml"], kelly_fraction,
                                   kelly_cap, min_edge)
@@ -721,7 +811,9 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
               "models": {"market_free": "LinearWinModel on " + ", ".join(L.WIN_FEATURES),
                          "with_market": "MarketStack(market, market_free)",
                          "minutes": "LightGBM quantiles + lineup context, width reconciliation",
-                         "availability": "LightGBM classifier (regular / playoff)"},
+                         "availability": "LightGBM classifier (regular / playoff)",
+                         "halftime": "Gaussian final margin, least squares per checkpoint on "
+                                     "(margin so far, pregame expected margin), season-blocked"},
               "lineup_seasons": seasons_ok, "availability_seconds": round(t_avail, 1),
               "n_retrains_total": int(sum(sum(v.values()) for v in cfg["n_retrains"].values())),
               "win_train_seasons": win_train_seasons, "minutes_train_seasons": minutes_train_seasons,
@@ -770,7 +862,8 @@ def _f(x, nd=4) -> str:
 def _season_line(b: dict) -> str:
     return (f"LL mf={_f(b['model_market_free']['log_loss'])} wm={_f(b['model_with_market']['log_loss'])}"
             f" elo={_f(b['elo']['log_loss'])} mkt={_f(b['market']['log_loss'])}  minutes MAE="
-            f"{_f(b['minutes']['mae'], 3)} cov={_f(b['minutes']['coverage_p10_p90'], 3)}")
+            f"{_f(b['minutes']['mae'], 3)} cov={_f(b['minutes']['coverage_p10_p90'], 3)}"
+            f"  halftime LL={_f(b['halftime']['log_loss'])}")
 
 
 def format_table(result: dict) -> str:
@@ -789,6 +882,14 @@ def format_table(result: dict) -> str:
             f"{_f(b['market']['log_loss']):>8}{_f(b['model_market_free']['accuracy'], 3):>9}"
             f"{_f(b['market']['accuracy'], 3):>8} {mi['rows']:>9}{_f(mi['mae'], 2):>7}"
             f"{_f(mi['coverage_p10_p90'], 3):>7} {ke['bets']:>5}{_f(ke['roi'], 3):>8}")
+    if not (result["overall"].get("halftime") or {}).get("games"):
+        return "\n".join(lines)  # no quarter scores given
+    lines.append("halftime LL (model / pregame / score-only) after Q1 | Q2 | Q3:")
+    for k in keys:
+        per = result[k].get("halftime_by_period") or {}
+        cells = [f"{_f(m['log_loss'])}/{_f(m['pregame_log_loss'])}/{_f(m['score_only_log_loss'])}"
+                 for m in (per.get(str(t)) for t in HT.CHECKPOINTS) if m]
+        lines.append(f"  {k:<9}{(per.get('2') or {}).get('games', 0):>6}  " + " | ".join(cells))
     return "\n".join(lines)
 
 
@@ -812,6 +913,7 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
     if missing:
         raise ValueError(f"seasons not in the archive: {missing} (known: {sorted(known)})")
     box = archive_box_scores(data_dir, cache_dir=cache_dir, progress=progress)
+    walk_kwargs.setdefault("results", archive_quarter_scores(data_dir))
     res = walk_forward(games, minutes, seasons, box, cadence_days=cadence_days, fast=fast,
                        progress=progress, **walk_kwargs)
     res["config"]["data_dir"] = str(Path(data_dir).expanduser().resolve())
@@ -824,6 +926,7 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
 
 
 __all__ = ["CACHE_VERSION", "EVAL_SET", "add_eval_columns", "archive_box_scores",
+           "archive_quarter_scores",
            "build_archive_features", "data_fingerprint",
            "eligible_games", "eligible_minutes", "format_table", "kelly_bets", "market_probability",
            "run_backtest_cli", "walk_forward", "write_json_atomic"]

@@ -70,10 +70,12 @@ def backtest_report(context: dg.AssetExecutionContext, config: BacktestConfig,
     games, minutes = gold_with_eval_columns(root)
     if season not in set(games["season"]):
         raise dg.Failure(f"season {season} has no gold features; backfill it first")
+    results = storage.read_label_range(catalog.label("results"), root=root)
     res = backtest.walk_forward(games, minutes, [season], box_history(root),
                                 cadence_days=config.cadence_days, fast=not config.full_grid,
                                 minutes_cadence_days=config.minutes_cadence_days,
-                                progress=context.log.info)
+                                progress=context.log.info,
+                                results=results[backtest.QUARTER_COLUMNS] if len(results) else None)
     path = backtest.write_json_atomic(root / "artifacts" / "backtest_report" / f"season={season}"
                                       / "report.json", res)
     block = res[season]
@@ -87,6 +89,7 @@ def backtest_report(context: dg.AssetExecutionContext, config: BacktestConfig,
           "availability": dg.MetadataValue.json(block["availability"]),
           "spread_only": dg.MetadataValue.json(block["spread_only"]),
           "kelly": dg.MetadataValue.json(block["kelly"]),
+          "halftime": dg.MetadataValue.json(block.get("halftime", {})),
           "market_source": str(block["market"].get("source")), "path": dg.MetadataValue.path(str(path))}
     if block.get("calibration"):
         md["calibration_plot"] = dg.MetadataValue.md(calibration_png(block["calibration"],

@@ -10,6 +10,7 @@ SNAPSHOTS = dg.AssetSelection.groups("snapshots")
 LABELS = dg.AssetSelection.groups("labels")
 GOLD = dg.AssetSelection.groups("gold_features") - dg.AssetSelection.checks(gold_live_parity)
 PERFORMANCE = dg.AssetSelection.assets("model_performance")
+RATINGS = dg.AssetSelection.assets("game_ratings")
 CALLS_SOURCE = {SOURCE_API_TAG: "true"}  # the production run queue limits these to one at a time
 
 ingest_job = dg.define_asset_job(
@@ -33,13 +34,15 @@ train_job = dg.define_asset_job(
     executor_def=dg.in_process_executor)
 
 labels_job = dg.define_asset_job(
-    "labels_job", selection=LABELS | GOLD,
-    description="Results and box scores of one date, then its gold features (new_games_sensor).",
+    "labels_job", selection=LABELS | GOLD | RATINGS,
+    description="Results and box scores of one date, then its gold features and game ratings "
+                "(new_games_sensor).",
     executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
 
 overnight_job = dg.define_asset_job(
-    "overnight_job", selection=LABELS | GOLD | PERFORMANCE,
-    description="Yesterday's labels and gold features, then next-day validation (model_performance).",
+    "overnight_job", selection=LABELS | GOLD | PERFORMANCE | RATINGS,
+    description="Yesterday's labels and gold features, then next-day validation (model_performance) "
+                "and game ratings.",
     executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
 
 performance_job = dg.define_asset_job(
@@ -47,5 +50,10 @@ performance_job = dg.define_asset_job(
     description="Re-evaluate model_performance for a date (weekly drift evaluation).",
     executor_def=dg.in_process_executor)
 
+halftime_job = dg.define_asset_job(
+    "halftime_job", selection=dg.AssetSelection.assets("halftime_scores"),
+    description="In-game scores of a date as of run_as_of_ts (halftime_sensor).",
+    executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
+
 all_jobs = [ingest_job, history_job, live_job, train_job, labels_job, overnight_job,
-            performance_job]
+            performance_job, halftime_job]

@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline_assets.features.asof import latest_odds
 from pipeline_assets.training import minutes_prediction, win_probability
 from resources import storage
+from resources.predictions_log import PREGAME
 from resources.registry import LoadedModel, ModelRegistry
 from tipoff_core import catalog
 from tipoff_core.domain import betting, metrics, montecarlo
@@ -215,4 +216,4 @@ def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version:
     """The predictions-log rows of a scored slate."""
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
-                        logged_at=pd.Timestamp.now(tz="UTC").isoformat())
+                        logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME)

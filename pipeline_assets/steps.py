@@ -11,7 +11,9 @@ collection  `collect.fetch` of the four snapshot kinds of the date as of run_as_
 features    `featureio.read_live_inputs` (the store's snapshot runs at or before the as-of plus
             the collected ones) and `featureio.build_live` with the store's label history
 prediction  `scoring.score_game_table` / `scoring.score_minutes_table` through the registry's
-            production models, with the `StakePolicy` given on the command line
+            production models, with the `StakePolicy` given on the command line; each game
+            record also carries `rating` (the predicted game rating, `ratings.predicted_rating_of`)
+            and `features` (its components {input, value, weight, points}), outside `columns`
 storage     `collect.write_snapshot`, `featureio.write_live`, `scoring.write_score_run`, the
             predictions log (`scoring.prediction_log_rows`) and a run-registry entry
             (ops/live_runs.jsonl)
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline_assets import collect, scoring
+from pipeline_assets import collect, ratings, scoring
 from pipeline_assets.featureio import (LiveInputError, LivePolicy, LiveResult, build_live,
                                        load_history, odds_at, read_live_inputs, write_live)
 from pipeline_assets.monitoring.live_runs import append_live_run
@@ -269,9 +271,23 @@ def prediction(c: dict, f: dict, root: Path, registry: ModelRegistry,
                                      odds_at(day, as_of, root, _pending(c)), as_of, stake_policy,
                                      n_sims)
     mins, flags = scoring.score_minutes_table(live.minutes, models.minutes, as_of)
-    return {"games": table_to_json(games), "minutes": table_to_json(mins),
+    return {"games": with_predicted_ratings(table_to_json(games), games, live.games),
+            "minutes": table_to_json(mins),
             "teams_flagged": table_to_json(flags), "n_sims": n_sims,
             "stake_policy": dataclasses.asdict(stake_policy), "model_versions": models.versions()}
+
+
+def with_predicted_ratings(block: dict, games: pd.DataFrame, features: pd.DataFrame) -> dict:
+    """Each game record also carries `rating` (its predicted game rating, docs/RATING.md) and
+    `features` (the components it is made of).  They stay out of `columns`, so the stored
+    `game_scores` table is the one `live_job` writes."""
+    by_game = {str(r["game_id"]): r for r in features.to_dict("records")}
+    teams = ratings.franchises()
+    for rec, row in zip(block["records"], games.to_dict("records")):
+        score, comps, _ = ratings.predicted_rating_of(row, by_game.get(str(row["game_id"])), teams)
+        rec["rating"] = round(score, 4)
+        rec["features"] = ratings.rating_features(comps)
+    return block
 
 
 def storage_step(doc: dict, root: Path, predictions_log: PredictionsLog,

@@ -3,6 +3,7 @@
 `TIPOFF_PREDICTIONS_URL` picks the database (SQLAlchemy URL, e.g.
 `postgresql+psycopg2://postgres@127.0.0.1:5432/tipoff`); default `sqlite:///<data root>/predictions.db`.
 Re-scoring the same (game, run_as_of_ts, model_version) replaces its row instead of duplicating it.
+`kind` says what was predicted: `pregame` (the slate's scores) or `halftime` (in-game scores).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 
 from resources import storage
 
+PREGAME, HALFTIME = "pregame", "halftime"
 METADATA = sa.MetaData()
 PREDICTIONS = sa.Table(
     "predictions_log", METADATA,
@@ -33,6 +35,7 @@ PREDICTIONS = sa.Table(
     sa.Column("stake", sa.Float),
     sa.Column("p_elo", sa.Float),
     sa.Column("logged_at", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, server_default=PREGAME),
 )
 COLUMNS = [c.name for c in PREDICTIONS.columns]
 
@@ -48,11 +51,23 @@ class PredictionsLog:
             os.makedirs(os.path.dirname(self.url[len("sqlite:///"):]) or ".", exist_ok=True)
         self.engine = sa.create_engine(self.url, future=True)
         METADATA.create_all(self.engine)
+        self._add_kind_column()
+
+    def _add_kind_column(self) -> None:
+        """Logs created before `kind` existed get it, every old row being a pregame prediction."""
+        cols = {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
+        if "kind" in cols:
+            return
+        with self.engine.begin() as con:
+            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN kind VARCHAR(16) "
+                                f"NOT NULL DEFAULT '{PREGAME}'"))
 
     def append(self, rows: pd.DataFrame) -> int:
         """Insert rows (replacing any with the same key) in one transaction; returns the count."""
         if rows.empty:
             return 0
+        if "kind" not in rows:
+            rows = rows.assign(kind=PREGAME)  # writers from before `kind` existed log slates
         records = rows[COLUMNS].astype(object).where(rows[COLUMNS].notna(), None).to_dict("records")
         keys = ("game_id", "run_as_of_ts", "model_version")
         with self.engine.begin() as con:
@@ -61,9 +76,11 @@ class PredictionsLog:
             con.execute(PREDICTIONS.insert(), records)
         return len(records)
 
-    def read(self, game_date: str | None = None) -> pd.DataFrame:
+    def read(self, game_date: str | None = None, kind: str | None = None) -> pd.DataFrame:
         q = sa.select(PREDICTIONS)
         if game_date:
             q = q.where(PREDICTIONS.c.game_date == game_date)
+        if kind:
+            q = q.where(PREDICTIONS.c.kind == kind)
         with self.engine.connect() as con:
             return pd.DataFrame(con.execute(q).mappings().all(), columns=COLUMNS)

@@ -102,13 +102,29 @@ def synth(n_per_season: int = 160, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     return g, m
 
 
+def synth_results(games: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Final and quarter scores of the labelled games, adding up to ``label_margin``."""
+    rng = np.random.default_rng(seed)
+    g = games[games["label_margin"].notna()]
+    n = len(g)
+    home = rng.integers(20, 35, (n, 4))
+    away = rng.integers(20, 35, (n, 4))
+    away[:, 3] = home.sum(axis=1) - g["label_margin"].to_numpy(int) - away[:, :3].sum(axis=1)
+    r = pd.DataFrame({"game_id": g["game_id"].to_numpy(), "home_pts": home.sum(axis=1),
+                      "away_pts": away.sum(axis=1)})
+    for k, q in enumerate(("q1", "q2", "q3", "q4")):
+        r[f"home_{q}"], r[f"away_{q}"] = home[:, k], away[:, k]
+    return r
+
+
 @pytest.fixture(scope="module")
 def synthetic_run():
     games, minutes = synth()
     events: list[dict] = []
     res = walk_forward(games, minutes, ["2018-19", "2019-20"], cadence_days=14, fast=True,
                        progress=None, minutes_cadence_days=30, hook=events.append,
-                       conformal_window_rows=400, data_fingerprint="synthetic", n_jobs=1)
+                       conformal_window_rows=400, data_fingerprint="synthetic", n_jobs=1,
+                       results=synth_results(games))
     return games, res, events
 
 
@@ -131,7 +147,11 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
             ends = [e["train_max_date"] for e in ev]
             assert ends == sorted(ends)
         assert {e["model"] for e in events if e["season"] == season} >= {
-            "market_free", "with_market", "minutes", "minutes_calibration", "availability"}
+            "market_free", "with_market", "minutes", "minutes_calibration", "availability",
+            "halftime"}
+        # the halftime model is season-blocked: fit once, on games before the season
+        (half,) = [e for e in events if e["model"] == "halftime" and e["season"] == season]
+        assert half["train_max_date"] < sg["game_date"].min()
     # the initial model of a season is trained on earlier seasons only
     for e in events:
         if e["model"] in ("market_free", "with_market"):
@@ -140,8 +160,10 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
 
 SEASON_KEYS = {"games", "games_labelled", "eval_set", "model_market_free", "model_with_market",
                "elo", "market", "minutes", "kelly", "calibration", "vs_market", "spread_only",
-               "minutes_expected_lineup", "kelly_with_market", "availability"}
+               "minutes_expected_lineup", "kelly_with_market", "availability", "halftime",
+               "halftime_by_period"}
 PROB_KEYS = {"n", "log_loss", "brier", "accuracy"}
+HALFTIME_KEYS = {"games", "log_loss", "brier", "pregame_log_loss", "score_only_log_loss"}
 
 
 def _check_block(b: dict, minutes_rows: bool = True) -> None:
@@ -176,6 +198,12 @@ def _check_block(b: dict, minutes_rows: bool = True) -> None:
                                                  "unexpected_rows"}
     av = b["availability"]
     assert av["rows"] > 0 and 0 <= av["brier_model"] <= 0.25 and 0 <= av["brier_rule"] <= 1
+    assert set(b["halftime"]) == HALFTIME_KEYS
+    assert set(b["halftime_by_period"]) == {"1", "2", "3"}
+    assert b["halftime_by_period"]["2"] == b["halftime"]
+    for m in b["halftime_by_period"].values():
+        assert set(m) == HALFTIME_KEYS and m["games"] == b["halftime"]["games"] > 0
+        assert 0 <= m["brier"] <= 1 and m["log_loss"] > 0
 
 
 def test_result_json_structure(synthetic_run, tmp_path):
@@ -190,6 +218,8 @@ def test_result_json_structure(synthetic_run, tmp_path):
     assert set(ov) == SEASON_KEYS | {"seasons"}
     _check_block({k: v for k, v in ov.items() if k != "seasons"})
     assert ov["games"] == res["2018-19"]["games"] + res["2019-20"]["games"]
+    assert ov["halftime"]["games"] == (res["2018-19"]["halftime"]["games"]
+                                       + res["2019-20"]["halftime"]["games"])
     assert ov["minutes"]["rows"] == (res["2018-19"]["minutes"]["rows"]
                                      + res["2019-20"]["minutes"]["rows"])
     assert ov["kelly"]["bets"] == res["2018-19"]["kelly"]["bets"] + res["2019-20"]["kelly"]["bets"]
@@ -240,6 +270,14 @@ def test_real_data_one_season(shared_data_dir, tmp_path):
     assert 3.0 < b["minutes"]["mae"] < 6.0
     assert 0.5 < b["minutes"]["coverage_p10_p90"] < 0.95
     assert json.loads((tmp_path / "bt.json").read_text())["2021-22"]["games"] == b["games"]
+    # issue 12: the halftime model beats the pregame model alone and the score-only baseline
+    h = b["halftime"]
+    assert h["games"] > 1000
+    assert h["log_loss"] < h["pregame_log_loss"] and h["log_loss"] < h["score_only_log_loss"]
+    for t in ("1", "2", "3"):
+        m = b["halftime_by_period"][t]
+        assert m["log_loss"] < m["pregame_log_loss"] and m["log_loss"] < m["score_only_log_loss"]
+    assert res["config"]["halftime"]["2021-22"]["train_max_date"] < "2021-10-01"
 
 
 def test_cli_backtest_user_errors_exit_2_with_one_line(tmp_path, capsys):

@@ -72,6 +72,10 @@ TABLE_LIST: tuple[Table, ...] = (
           "run", "artifacts/minutes_scores"),
     Table("model_performance", "model_performance", "monitoring", ("window",), DAILY_PER_RUN,
           "run", "artifacts/model_performance"),
+    Table("game_ratings", "game_ratings", "rating", ("game_id",), DAILY, "date",
+          "artifacts/game_ratings"),
+    Table("halftime_scores", "halftime_scores", "score", ("game_id",), DAILY_PER_RUN, "run",
+          "artifacts/halftime_scores"),
 )
 TABLES_BY_ASSET: dict[str, Table] = {t.asset: t for t in TABLE_LIST}
 

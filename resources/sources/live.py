@@ -70,6 +70,7 @@ from tipoff_core.timeutil import (
     GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
 )
 from resources.sources.base import Extract, SourceError, finish
+from resources.sources import in_game
 from resources.sources.http import HttpClient, redact_text, scrub_bytes
 from resources.sources.injury_report import official_report_provider
 
@@ -184,6 +185,17 @@ def parse_minutes(value: str) -> float:
 
 # ------------------------------------------------------------------------------ typed JSON access
 _MISSING = object()
+
+
+_CLOCK_RE = re.compile(r"PT(?:(\d+)M)?(?:(\d+(?:\.\d*)?)S)?")
+
+
+def _clock_seconds(clock: str) -> float | None:
+    """Seconds left in the period of an ISO duration like PT07M15.00S (None if unreadable)."""
+    m = _CLOCK_RE.fullmatch(clock.strip())
+    if not m:
+        return None
+    return float(m.group(1) or 0) * 60 + float(m.group(2) or 0)
 
 
 class _Doc:
@@ -411,6 +423,60 @@ class LiveSource:
         if handler is None:
             raise ValueError(f"unknown kind {kind!r}")
         return handler(to_date(game_date), utc(as_of))
+
+    def game_states(self, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
+        """In-game states of `game_date` from the CDN scoreboard (see `in_game`); a scoreboard of
+        another day gives no rows (it covers only the league's current day)."""
+        payload, raw = self.http.get_json(SCOREBOARD_URL, endpoint=EP_SCOREBOARD)
+        notes: dict = {}
+        table = self.parse_game_states(payload, raw, to_date(game_date), utc(as_of), notes)
+        return Extract(in_game.KIND, table, raw, EP_SCOREBOARD, SOURCE, notes)
+
+    @staticmethod
+    def parse_game_states(payload: Any, raw: bytes, game_date: dt.date, as_of: pd.Timestamp,
+                          notes: dict | None = None) -> pd.DataFrame:
+        """`in_game.GAME_STATE_COLUMNS` rows of a todaysScoreboard payload: quarter scores of the
+        completed periods only."""
+        doc = _Doc(EP_SCOREBOARD, raw)
+        notes = notes if notes is not None else {}
+        doc.check(payload, "", "dict")
+        sb = doc.get(payload, "scoreboard", "", "dict")
+        sb_date = doc.get(sb, "gameDate", "scoreboard", "str")
+        notes["scoreboard_date"] = sb_date
+        if sb_date != game_date.isoformat():
+            return in_game.empty_states()
+        rows = []
+        for i, g in enumerate(doc.get(sb, "games", "scoreboard", "list")):
+            path = f"scoreboard.games[{i}]"
+            doc.check(g, path, "dict")
+            status = doc.get(g, "gameStatus", path, "int")
+            if status not in (1, 2, 3):
+                raise doc.error(f"{path}.gameStatus", f"unknown status {status}")
+            period = doc.get(g, "period", path, "int")
+            clock_raw = doc.get(g, "gameClock", path, "str?") or ""
+            clock_s = _clock_seconds(clock_raw) if clock_raw else None
+            done = in_game.completed_periods(status, period, clock_s,
+                                             doc.get(g, "gameStatusText", path, "str?") or "")
+            row = {"game_id": doc.get(g, "gameId", path, "str"), "game_date": sb_date,
+                   "status": {1: in_game.SCHEDULED, 2: in_game.IN_PROGRESS, 3: in_game.FINAL}[status],
+                   "period": period if status > 1 else 0, "periods_completed": done}
+            for side, prefix in (("homeTeam", "home"), ("awayTeam", "away")):
+                tpath = f"{path}.{side}"
+                t = doc.get(g, side, path, "dict")
+                row[f"{prefix}_team_id"] = doc.get(t, "teamId", tpath, "int")
+                row[f"{prefix}_score"] = doc.get(t, "score", tpath, "int") if status > 1 else pd.NA
+                by_period = {}
+                for k, per in enumerate(doc.get(t, "periods", tpath, "list")):
+                    ppath = f"{tpath}.periods[{k}]"
+                    doc.check(per, ppath, "dict")
+                    by_period[doc.get(per, "period", ppath, "int")] = doc.get(
+                        per, "score", ppath, "int")
+                for q in range(1, 5):
+                    # a period in progress already has a partial score: hide it
+                    row[f"{prefix}_q{q}"] = by_period.get(q, pd.NA) if q <= done else pd.NA
+            rows.append(row)
+        notes["games"] = len(rows)
+        return in_game.conform_states(rows, as_of)
 
     # ---------------------------------------------------------------- schedule
     def _schedule_payload(self) -> tuple[Any, bytes]:

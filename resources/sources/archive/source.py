@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tipoff_core.schemas import TABLES, conform
-from tipoff_core.timeutil import season_of, to_date
+from tipoff_core.timeutil import season_of, to_date, utc
 from resources.sources.archive.files import SOURCE, Problem, _datestr, _File, _per_unique
 from resources.sources.archive.games import (build_box_scores, build_results, build_schedule,
                                              read_betting, read_lines, read_logs, reconcile,
@@ -38,6 +38,7 @@ from resources.sources.archive.injuries import (build_injuries, injuries_at, rea
 from resources.sources.archive.odds import build_odds
 from resources.sources.archive.injuries import STALE_INJURY_DAYS
 from resources.sources.archive.rosters import ROSTER_WINDOW_DAYS, build_rosters
+from resources.sources import in_game
 from resources.sources.base import KINDS, Extract, SourceError, finish, records_payload
 
 LINES_DIR, BETTING_DIR, LOGS_DIR, INJURIES_DIR = (
@@ -71,6 +72,10 @@ class ArchiveSource:
         self._lock = threading.RLock()  # lazy parsing is not re-entrant across threads
 
     # ---- public API -------------------------------------------------------------------------
+
+    def game_states(self, game_date, as_of) -> Extract:
+        """In-game states replayed from the date's results (`in_game.replayed_game_states`)."""
+        return in_game.replayed_game_states(self, to_date(game_date), utc(as_of))
 
     def fetch(self, kind: str, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
         """Rows of `kind` for `game_date` knowable at `as_of` (see the package docstring)."""

@@ -15,6 +15,7 @@ import pandas as pd
 
 from tipoff_core.schemas import conform, empty_frame
 from tipoff_core.timeutil import to_date, utc
+from resources.sources import in_game
 from resources.sources.base import KINDS, Extract, SourceError, finish, records_payload
 from resources.sources.simulated.league import (NAME, _label, _season_label_for, season_window,
                                                 teams_frame)
@@ -42,6 +43,10 @@ class SimulatedSource:
         self._cache: OrderedDict = OrderedDict()
 
     # ---- public API ------------------------------------------------------------------------
+    def game_states(self, game_date, as_of) -> Extract:
+        """In-game states replayed from the date's results (`in_game.replayed_game_states`)."""
+        return in_game.replayed_game_states(self, to_date(game_date), utc(as_of))
+
     def fetch(self, kind: str, game_date, as_of) -> Extract:
         """Rows of `kind` for `game_date` knowable at `as_of` (see base.Source.fetch)."""
         endpoint = f"{NAME}/{kind}"
