@@ -1,5 +1,7 @@
 """The `game_ratings` asset: a thin wrapper over `ratings` (docs/RATING.md)."""
 
+from collections.abc import Callable, Mapping
+
 import dagster as dg
 import pandas as pd
 
@@ -8,7 +10,8 @@ from pipeline_assets.featureio import LiveInputError, live_feature_run
 from pipeline_assets.metadata import markdown_table
 from pipeline_assets.partitions import DAILY
 from resources import storage
-from resources.dagster_resources import StorageResource
+from resources.dagster_resources import SourceResource, StorageResource
+from resources.sources.base import SourceError
 from tipoff_core import catalog
 from tipoff_core.tags import LAYER_TAG
 
@@ -39,16 +42,23 @@ def _gold(day: str, root) -> pd.DataFrame | None:
         return None
 
 
-def ratings_of_day(day: str, root) -> tuple[pd.DataFrame, dict[str, str]]:
+def ratings_of_day(day: str, root, play_by_play: Callable[[str], Mapping | None] | None = None
+                   ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Post-game ratings of the date's finals (context: gold features, else the scored run's live
     features) beside the predicted ratings of its latest scored slate, and the finals that could
-    not be rated (game_id -> why)."""
+    not be rated (game_id -> why).  ``play_by_play(game_id)``: the game's play-by-play payload or
+    None (the source's; the rating then uses the quarter scores)."""
     scores, live = _scores(day, root)
     gold = _gold(day, root)
     context = pd.concat([f for f in (gold, live) if f is not None and len(f)], ignore_index=True) \
         if any(f is not None and len(f) for f in (gold, live)) else None
     results = storage.read_label_range(catalog.label("results"), [day], root)
-    rated = ratings.rate_games(results, context)
+    pbp = {}
+    for gid in (results["game_id"].astype(str) if len(results) else []):
+        payload = play_by_play(gid) if play_by_play is not None else None
+        if payload is not None:
+            pbp[gid] = payload
+    rated = ratings.rate_games(results, context, play_by_play=pbp)
     table = ratings.ratings_table(rated, ratings.predict_ratings(scores, live))
     table.attrs = {}  # nothing but the columns goes into the stored file
     return table, rated.attrs["unrated"]
@@ -70,11 +80,21 @@ def write_ratings(table: pd.DataFrame, day: str, root) -> str:
                       "within 5, final margin, overtime, strength, rivalry, conference; basis "
                       "play_by_play or quarter_scores) and the predicted rating from the latest "
                       "game_scores run's Monte Carlo margin (docs/RATING.md).")
-def game_ratings(context: dg.AssetExecutionContext, store: StorageResource) -> dg.MaterializeResult:
+def game_ratings(context: dg.AssetExecutionContext, store: StorageResource,
+                 source: SourceResource) -> dg.MaterializeResult:
     root = store.path()
+    src = source.get()
+
+    def play_by_play(game_id: str) -> Mapping | None:
+        try:
+            return src.play_by_play(game_id)
+        except SourceError as exc:  # the rating falls back to quarter scores; the row says so
+            context.log.warning(f"game_ratings: no play-by-play for {game_id} ({exc})")
+            return None
+
     tables, path, unrated = [], None, {}
     for day in context.partition_keys:
-        table, missed = ratings_of_day(day, root)
+        table, missed = ratings_of_day(day, root, play_by_play)
         path = write_ratings(table, day, root)
         unrated.update(missed)
         for gid, why in missed.items():

@@ -2,6 +2,7 @@
 on a simulated store, and the step runner's predicted rating per game."""
 from __future__ import annotations
 
+import gzip
 import json
 
 import dagster as dg
@@ -144,7 +145,8 @@ def test_game_ratings_asset_on_a_simulated_store(tmp_path):
 
 
 def test_game_ratings_of_a_date_without_games_or_scores_is_empty(tmp_path):
-    res = {"store": StorageResource(root=str(tmp_path))}
+    res = {"store": StorageResource(root=str(tmp_path)),
+           "source": SourceResource(name="simulated", seed=7)}
     result = dg.materialize([game_ratings], instance=dg.DagsterInstance.ephemeral(),
                             resources=res, partition_key="2026-07-04")
     assert result.success
@@ -178,3 +180,48 @@ def test_a_final_without_quarter_scores_is_left_out_and_named():
     rated = ratings.rate_games(pd.DataFrame([CLOSE_OT, broken]))
     assert list(rated["game_id"]) == ["close"]
     assert "home_q3" in rated.attrs["unrated"]["broken"]
+
+
+class RecordedPlayByPlay(SourceResource):
+    """The live source whose CDN answers play-by-play requests from recorded files (404 else)."""
+
+    folder: str = ""
+
+    def get(self):
+        import pathlib
+
+        from resources.sources.http import HttpClient
+        from resources.sources.live import LiveSource
+
+        def transport(url, params):
+            f = pathlib.Path(self.folder) / (url.rsplit("/", 1)[-1] + ".gz")
+            return (200, gzip.decompress(f.read_bytes())) if f.exists() else (404, b"not found")
+        return LiveSource(http=HttpClient(transport=transport, min_interval=0, max_attempts=1))
+
+
+def test_live_game_ratings_use_the_play_by_play(fixtures_dir, tmp_path):
+    """LAC at MIN 2025-01-06 (recorded CDN play-by-play) is rated from it; a final the CDN has
+    no play-by-play for falls back to its quarter scores."""
+    from resources import storage
+    from tipoff_core import catalog
+    day = "2025-01-06"
+    flow = rating.pbp_flow(rating.decode_payload(
+        (fixtures_dir / "nba_cdn/playbyplay_0022400500.json.gz").read_bytes()))
+    rows = pd.DataFrame([
+        {**_result("0022400500", 1610612750, 1610612746, [27, 27, 27, 27], [27, 26, 27, 26]),
+         "home_pts": flow.home_pts, "away_pts": flow.away_pts},
+        _result("0022400501", BOS, NYK, [30, 20, 25, 25], [20, 20, 20, 20])])
+    rows = rows.assign(game_date=day, final_ts=pd.Timestamp("2025-01-07T03:00Z"),
+                       snapshot_ts=pd.Timestamp("2025-01-07T03:00Z"))
+    # quarters that add up to the play-by-play's final (108-106)
+    rows.loc[0, ["home_q4", "away_q4"]] = [flow.home_pts - 81, flow.away_pts - 80]
+    storage.write_label_table(catalog.label("results"), day, rows, b"{}",
+                              pd.Timestamp("2025-01-07T04:00Z"), tmp_path)
+    res = {"store": StorageResource(root=str(tmp_path)),
+           "source": RecordedPlayByPlay(name="live", folder=str(fixtures_dir / "nba_cdn"))}
+    assert dg.materialize([game_ratings], instance=dg.DagsterInstance.ephemeral(), resources=res,
+                          partition_key=day).success
+    t = read_table("game_ratings", day, root=tmp_path).set_index("game_id")
+    assert t.loc["0022400500", "basis"] == rating.BASIS_PLAY_BY_PLAY
+    assert t.loc["0022400500", "lead_changes"] == flow.lead_changes
+    assert t.loc["0022400501", "basis"] == rating.BASIS_QUARTER_SCORES

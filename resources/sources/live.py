@@ -78,11 +78,13 @@ SOURCE = "live"
 
 SCHEDULE_URL = "https://cdn.nba.com/static/json/staticData/scheduleLeagueV2.json"
 SCOREBOARD_URL = "https://cdn.nba.com/static/json/liveData/scoreboard/todaysScoreboard_00.json"
+PLAY_BY_PLAY_URL = "https://cdn.nba.com/static/json/liveData/playbyplay/playbyplay_{game_id}.json"
 STATS_URL = "https://stats.nba.com/stats/{endpoint}"
 ODDS_URL = "https://api.the-odds-api.com/v4/sports/basketball_nba/odds"
 
 EP_SCHEDULE = "cdn.scheduleLeagueV2"
 EP_SCOREBOARD = "cdn.todaysScoreboard"
+EP_PLAY_BY_PLAY = "cdn.playbyplay"
 EP_GAMELOG = "stats.leaguegamelog"
 EP_BOX = "stats.boxscoretraditionalv3"
 EP_ROSTER = "stats.commonteamroster"
@@ -423,6 +425,13 @@ class LiveSource:
         if handler is None:
             raise ValueError(f"unknown kind {kind!r}")
         return handler(to_date(game_date), utc(as_of))
+
+    def play_by_play(self, game_id: str) -> dict | None:
+        """The CDN play-by-play payload of a game (the game rating's exact basis); raises
+        SourceError when it cannot be fetched or is not a JSON object."""
+        payload, raw = self.http.get_json(PLAY_BY_PLAY_URL.format(game_id=game_id),
+                                          endpoint=EP_PLAY_BY_PLAY)
+        return _Doc(EP_PLAY_BY_PLAY, raw).check(payload, "", "dict")
 
     def game_states(self, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
         """In-game states of `game_date` from the CDN scoreboard (see `in_game`); a scoreboard of

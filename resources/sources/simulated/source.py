@@ -43,6 +43,10 @@ class SimulatedSource:
         self._cache: OrderedDict = OrderedDict()
 
     # ---- public API ------------------------------------------------------------------------
+    def play_by_play(self, game_id: str) -> None:
+        """No play-by-play here: game ratings use the quarter scores."""
+        return None
+
     def game_states(self, game_date, as_of) -> Extract:
         """In-game states replayed from the date's results (`in_game.replayed_game_states`)."""
         return in_game.replayed_game_states(self, to_date(game_date), utc(as_of))
