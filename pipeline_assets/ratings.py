@@ -232,9 +232,14 @@ def top_games(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
         "date": t["game_date"].to_numpy(),
         "game": [f"{a} at {h}" for a, h in zip(t["away_team"].fillna("?"), t["home_team"].fillna("?"))],
         "score": [score(r) for r in t.to_dict("records")],
-        "rating": t["rating"].round(1).to_numpy(),
+        "rating": [_shown(v) for v in t["rating"]],
         "basis": t["basis"].fillna("not played").to_numpy(),
-        "predicted": t["predicted_rating"].round(1).to_numpy()})
+        "predicted": [_shown(v) for v in t["predicted_rating"]]})
+
+
+def _shown(v) -> str:
+    """A rating for the UI table: one decimal, a dash when there is none (not scored / played)."""
+    return "–" if pd.isna(v) else f"{float(v):.1f}"
 
 
 def check_ratings(table: pd.DataFrame) -> list[str]:

@@ -100,6 +100,7 @@ def test_the_table_joins_both_and_unplayed_games_carry_only_the_prediction():
     top = ratings.top_games(table.reset_index())
     assert list(top["game"]) == ["NYK at BOS", "LAC at LAL"]
     assert top.iloc[0]["score"] == "108-110 (1OT)"
+    assert top.iloc[1]["rating"] == "–" and top.iloc[1]["predicted"] != "–"  # tonight's game
 
 
 # ----------------------------------------------------------------------------- the asset
