@@ -19,7 +19,8 @@ from pipeline_assets import steps
 from pipeline_assets.backtest import run_backtest_cli
 from pipeline_assets.featureio import LiveInputError, parity
 from pipeline_assets.monitoring.live_runs import read_live_runs
-from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy
+from pipeline_assets.ratings import franchises
+from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
 from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
@@ -59,18 +60,21 @@ def dagster_instance():
     return dg.DagsterInstance.get()
 
 
-def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict | None = None):
+def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict | None = None,
+            log_level: str = "DEBUG"):
     from pipeline_assets.definitions import defs  # loading the code location is the slow part
     job = defs.resolve_job_def(job_name)
     run_tags = dict(tags or {})
+    cfg = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if start is None:
-        result = job.execute_in_process(instance=dagster_instance(), tags=run_tags)
+        result = job.execute_in_process(instance=dagster_instance(), tags=run_tags, run_config=cfg)
     elif end is None or end == start:
-        result = job.execute_in_process(instance=dagster_instance(), partition_key=start, tags=run_tags)
+        result = job.execute_in_process(instance=dagster_instance(), partition_key=start,
+                                        tags=run_tags, run_config=cfg)
     else:
         run_tags.update({"dagster/asset_partition_range_start": start,
                          "dagster/asset_partition_range_end": end})
-        result = job.execute_in_process(instance=dagster_instance(), tags=run_tags)
+        result = job.execute_in_process(instance=dagster_instance(), tags=run_tags, run_config=cfg)
     if not result.success:
         raise SystemExit(f"{job_name} failed for {start}..{end or start}")
     return result
@@ -78,9 +82,15 @@ def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict
 
 def _print_slate(day: str) -> None:
     t = storage.read_partition(catalog.table("game_scores"), day)
-    cols = ["game_id", "p_home_win", "p_market_home", "edge_home", "margin_p50", "total_p50",
-            "recommendation"]
-    print(t[cols].round(3).to_string(index=False))
+    if t.empty:
+        print(f"[tipoff] no games on {day} in this league (the models are trained; score a date "
+              "with games, e.g. `tipoff run --date YYYY-MM-DD`)")
+        return
+    teams = dict(zip(franchises()["team_id"], franchises()["team"]))
+    print(slate_view(t, teams).to_string(index=False))
+    bets = int((t["recommendation"] != "none").sum())
+    print(f"[tipoff] {len(t)} games, {bets} bets (quarter Kelly, stake = share of bankroll); "
+          f"every column: `tipoff show game_scores --partition {day}`")
 
 
 def cmd_demo(args) -> int:
@@ -91,11 +101,14 @@ def cmd_demo(args) -> int:
     t0 = time.perf_counter()
     print(f"[tipoff] source={os.environ.get('TIPOFF_SOURCE', 'simulated')}  "
           f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
-    run_job("history_job", start, yesterday)
-    print("[tipoff] training win and minutes models (registered, gated, promoted)")
-    run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO})
-    print(f"[tipoff] today's slate {today}: snapshots, live features, scores")
-    run_job("live_job", today.isoformat())
+    level = "DEBUG" if args.verbose else "WARNING"
+    run_job("history_job", start, yesterday, log_level=level)
+    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: training win and minutes models "
+          "(registered, gated, promoted)")
+    run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO}, log_level=level)
+    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: today's slate {today}: snapshots, live "
+          "features, scores")
+    run_job("live_job", today.isoformat(), log_level=level)
     _print_slate(today.isoformat())
     print(f"[tipoff] done in {time.perf_counter() - t0:.1f}s; inspect with e.g. "
           f"`tipoff show schedule_snapshot --partition {today}` or open the UI with `dagster dev`")
@@ -261,6 +274,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_show)
     d = sub.add_parser("demo", help="backfill a short history and score today's slate")
     d.add_argument("--history-days", type=int, default=400)
+    d.add_argument("--verbose", action="store_true", help="print every Dagster event (DEBUG)")
     d.set_defaults(fn=cmd_demo)
     m = sub.add_parser("models", help="list, promote or roll back model versions")
     m.add_argument("action", choices=["list", "promote", "rollback"])

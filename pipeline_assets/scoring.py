@@ -217,3 +217,24 @@ def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version:
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
                         logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME)
+
+
+def slate_view(table: pd.DataFrame, tricodes: dict[int, str]) -> pd.DataFrame:
+    """A scored slate as a reader wants it: matchup by team, tip in New York time, both win
+    probabilities, and the recommended side with its own edge and stake (not only the home
+    side's)."""
+    home = table["home_team_id"].map(lambda t: tricodes.get(int(t), str(t)))
+    away = table["away_team_id"].map(lambda t: tricodes.get(int(t), str(t)))
+    rec = table["recommendation"].to_numpy(object)
+    pick = np.where(rec == "home", home, np.where(rec == "away", away, "-"))
+    edge = np.where(rec == "away", -table["edge_home"], table["edge_home"])
+    stake = np.where(rec == "home", table["stake_home"],
+                     np.where(rec == "away", table["stake_away"], 0.0))
+    tip = pd.to_datetime(table["tip_ts"], utc=True).dt.tz_convert("America/New_York")
+    return pd.DataFrame({
+        "game": away + " at " + home, "tip (NY)": tip.dt.strftime("%H:%M").to_numpy(),
+        "p_home": table["p_home_win"].round(3).to_numpy(),
+        "market_home": table["p_market_home"].round(3).to_numpy(),
+        "margin_p50": table["margin_p50"].to_numpy(), "total_p50": table["total_p50"].to_numpy(),
+        "bet": pick, "edge": np.where(rec == "none", np.nan, edge).round(3),
+        "stake": np.asarray(stake, float).round(4)})
