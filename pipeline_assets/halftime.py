@@ -132,8 +132,9 @@ def score_states(states: pd.DataFrame, pregame: pd.DataFrame, model: HT.Halftime
     if reached.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in SCORE_COLUMNS}), skipped
     home, away = margin_after(reached, reached["period"])
-    t = reached.assign(home_score=home, away_score=away, margin=home - away).merge(
-        pregame, on="game_id", how="left")
+    t = reached.assign(home_score=pd.array(np.where(np.isnan(home), None, home), dtype="Int64"),
+                       away_score=pd.array(np.where(np.isnan(away), None, away), dtype="Int64"),
+                       margin=home - away).merge(pregame, on="game_id", how="left")
     for gid in t.loc[t["p_pregame"].isna(), "game_id"]:
         skipped[gid] = "no pregame game_scores run at or before the as-of"
     for gid in t.loc[t["margin"].isna() & t["p_pregame"].notna(), "game_id"]:

@@ -59,11 +59,11 @@ def halftime_scores(context: dg.AssetExecutionContext, config: HalftimeConfig,
     return dg.MaterializeResult(metadata={
         "run_as_of_ts": as_of.isoformat(), "games_scored": len(table),
         "dagster/row_count": len(table), "games_on_scoreboard": len(states),
-        "skipped": dg.MetadataValue.json(skipped), "by_period": dg.MetadataValue.json(summ["by_period"]),
-        "model_fit": dg.MetadataValue.json(fit), "logged_predictions": logged,
-        "path": dg.MetadataValue.path(str(folder)),
         "preview": dg.MetadataValue.md(markdown_table(preview) if len(preview) else "no game "
-                                       "has completed a quarter yet")})
+                                       "has completed a quarter yet"),
+        "skipped": dg.MetadataValue.json(skipped), "by_period": dg.MetadataValue.json(summ["by_period"]),
+        "logged_predictions": logged, "path": dg.MetadataValue.path(str(folder)),
+        "model_fit": dg.MetadataValue.json(fit)})
 
 
 halftime_assets = [halftime_scores]
