@@ -259,6 +259,18 @@ def cmd_rating(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """The HTTP API (pipeline_assets/api.py) on uvicorn; OpenAPI docs at /docs."""
+    import uvicorn  # the server loads only for this command
+    if args.redis_url:
+        os.environ["TIPOFF_REDIS_URL"] = args.redis_url
+    print(f"[tipoff] serving {storage.data_root()} on http://{args.host}:{args.port} "
+          f"(docs: http://{args.host}:{args.port}/docs)", file=sys.stderr)
+    uvicorn.run("pipeline_assets.api:app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level=args.log_level, access_log=args.access_log)
+    return 0
+
+
 # Exceptions that are the user's to fix: one line, exit 2.
 USER_ERRORS = (UserError, catalog.UnknownTableError, catalog.BadKeyError, storage.NotMaterialized,
                storage.LayoutError, RegistryError, LiveInputError, FileNotFoundError)
@@ -331,6 +343,16 @@ def parser() -> argparse.ArgumentParser:
     rt.add_argument("--rivalry", action="store_true", help="the matchup is a rivalry")
     rt.add_argument("--conference", choices=["same", "inter"], help="default: unknown (neutral)")
     rt.set_defaults(fn=cmd_rating)
+    sv = sub.add_parser("serve", help="serve predictions over HTTP (FastAPI; docs at /docs)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    sv.add_argument("--redis-url", help="cache (default TIPOFF_REDIS_URL or "
+                                        "redis://127.0.0.1:6379/0); the API works without it")
+    sv.add_argument("--log-level", default="info",
+                    choices=["critical", "error", "warning", "info", "debug"])
+    sv.add_argument("--access-log", action="store_true", help="log every request")
+    sv.set_defaults(fn=cmd_serve)
     return p
 
 

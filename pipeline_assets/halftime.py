@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipeline_assets.models import halftime as HT
 from resources import storage
-from resources.predictions_log import HALFTIME, PREGAME, PredictionsLog
+from resources.predictions_log import HALFTIME, PREGAME, PRODUCTION, PredictionsLog
 from resources.sources import in_game
 from tipoff_core import catalog
 from tipoff_core.timeutil import ts_token
@@ -69,10 +69,10 @@ def margin_after(states: pd.DataFrame, period: pd.Series) -> tuple[np.ndarray, n
 
 
 def logged_pregame(log: PredictionsLog | None) -> pd.Series:
-    """game_id -> the latest logged pregame P(home win) (empty without a log)."""
+    """game_id -> the latest logged pregame P(home win) of production (empty without a log)."""
     if log is None:
         return pd.Series(dtype=float)
-    rows = log.read(kind=PREGAME)
+    rows = log.read(kind=PREGAME, role=PRODUCTION)  # not the shadow model's
     if rows.empty:
         return pd.Series(dtype=float)
     rows = rows.sort_values(["run_as_of_ts", "logged_at"], kind="mergesort")

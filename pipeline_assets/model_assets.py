@@ -30,6 +30,7 @@ class TrainConfig(dg.Config):
     fast: bool = False
     reason: str = RETRAIN_MANUAL
     max_log_loss: float = training.DEFAULT_WIN_FLOORS["max_log_loss"]
+    shadow_min_games: int = training.SHADOW_MIN_GAMES
 
 
 def _report_md(reports) -> dict:
@@ -63,14 +64,17 @@ def _gold(store: StorageResource, feature_set: str) -> pd.DataFrame:
                       "with-market (the market's probability stacked with it); versioned "
                       "v{YYYYMMDD_HHMMSS}, promoted only through the gate.")
 def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: StorageResource,
-              registry: RegistryResource, mlflow: MlflowResource) -> dg.MaterializeResult:
+              registry: RegistryResource, mlflow: MlflowResource,
+              predictions_log: PredictionsLogResource) -> dg.MaterializeResult:
     games, players = _gold(store, "game"), _gold(store, "minutes")
     reg = registry.get()
     reports = training.train_win(games, players, box_history(store.path()), reg,
                                  until=config.until or None, fast=config.fast,
                                  floors={"max_log_loss": config.max_log_loss},
                                  log_run=mlflow.get().log_training,
-                                 reason=_trigger(context, config))
+                                 reason=_trigger(context, config),
+                                 predictions_log=predictions_log.get(),
+                                 shadow_min_games=config.shadow_min_games)
     for r in reports:
         context.log.info(f"{r.name} {r.version}: {'PROMOTED' if r.promoted else 'kept production'}"
                          f" -- {'; '.join(r.reasons)}")
@@ -135,7 +139,9 @@ def _features(feature_set: str, day: str, as_of: pd.Timestamp, root) -> tuple[pd
           group_name="scores",
           kinds={"numba", "parquet"}, backfill_policy=dg.BackfillPolicy.single_run(),
           description="Per game: win probability (production market-free model), Monte Carlo "
-                      "margin/total distributions, cover/over, de-vigged market, edge, Kelly stake.")
+                      "margin/total distributions, cover/over, de-vigged market, edge, Kelly stake. "
+                      "The shadow market-free model (newest candidate that passed training) scores "
+                      "the same slate into the predictions log only (role=shadow).")
 def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: StorageResource,
                 registry: RegistryResource, predictions_log: PredictionsLogResource,
                 source: SourceResource) -> dg.MaterializeResult:
@@ -143,20 +149,31 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
     models = _production(lambda: scoring.load_production_models(registry.get()))
     for problem in models.fallbacks().values():
         context.log.warning(problem)
+    shadow = scoring.load_shadow_model(registry.get(), models)
     log = predictions_log.get()
-    tables, logged, folder = [], 0, None
+    tables, logged, shadow_logged, shadow_problems, folder = [], 0, 0, [], None
     for day in context.partition_keys:
         as_of = live_as_of(context, config, day, root)
         feats, feat_run = _features("game", day, as_of, root)
         players, _ = _features("minutes", day, as_of, root)
-        table = scoring.score_game_table(feats, players, models, odds_at(day, as_of, root), as_of,
-                                         config.policy(), config.n_sims)
+        odds = odds_at(day, as_of, root)
+        table = scoring.score_game_table(feats, players, models, odds, as_of, config.policy(),
+                                         config.n_sims)
         summary = scoring.game_summary(table, day, as_of, models, feat_run, source.name, "dagster")
         folder = scoring.write_score_run("game_scores", day, as_of, table, summary, root)
         logged += log.append(scoring.prediction_log_rows(table, as_of, models.free.version,
                                                          source.name))
+        shadow_table, problem = scoring.score_shadow(feats, players, shadow, models, odds, as_of,
+                                                     config.policy(), config.n_sims)
+        if problem and problem not in shadow_problems:
+            context.log.warning(problem)
+            shadow_problems.append(problem)
+        shadow_logged += log.append(scoring.shadow_log_rows(shadow_table, as_of, shadow.version,
+                                                            source.name))
         context.log.info(f"scored {len(table)} games for {day} with {models.free.version}; "
-                         f"{summary['bets']} bets")
+                         f"{summary['bets']} bets" + (f"; shadow {shadow.version} logged "
+                                                      f"{0 if shadow_table is None else len(shadow_table)}"
+                                                      if shadow.version else ""))
         tables.append(table)
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     preview = table[["game_id", "p_home_win", "p_market_home", "edge_home", "margin_p50",
@@ -167,7 +184,10 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
         "model_fallbacks": dg.MetadataValue.json(models.fallbacks()),
         "games": len(table), "bets": int((table["recommendation"] != "none").sum()),
         "dates": len(tables), "rows": len(table), "dagster/row_count": len(table),
-        "logged_predictions": logged, "path": dg.MetadataValue.path(str(folder)),
+        "logged_predictions": logged, "shadow_version": shadow.version or "none",
+        "shadow_logged_predictions": shadow_logged,
+        "shadow_problems": dg.MetadataValue.json(shadow_problems),
+        "path": dg.MetadataValue.path(str(folder)),
         "preview": dg.MetadataValue.md(markdown_table(preview))})
 
 

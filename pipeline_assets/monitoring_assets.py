@@ -1,13 +1,17 @@
 """The `model_performance` asset: a thin wrapper over `monitoring.report`."""
 
+import os
+
 import dagster as dg
 import numpy as np
 
+from pipeline_assets.monitoring.shadow import shadow_markdown
 from pipeline_assets.monitoring.report import (DRIFT_DAYS, PSI_DAYS, ROLLING_DAYS, ROLLING_GAMES,
                                                WINDOWS, calibration_markdown, performance_report,
                                                windows_markdown, write_report)
 from pipeline_assets.partitions import DAILY, AsOfConfig, explicit_as_of, run_created_ts
 from resources.dagster_resources import RegistryResource, StorageResource
+from resources.predictions_log import PredictionsLog
 from tipoff_core.tags import LAYER_TAG
 
 
@@ -21,6 +25,15 @@ class PerformanceConfig(AsOfConfig):
     rolling_days: int = ROLLING_DAYS
 
 
+def _predictions_log(root) -> PredictionsLog | None:
+    """The predictions log the scorers wrote (`TIPOFF_PREDICTIONS_URL`, else the SQLite file under
+    the store's root); None when there is none yet (nothing is created here)."""
+    if os.environ.get("TIPOFF_PREDICTIONS_URL"):
+        return PredictionsLog()
+    path = root / "predictions.db"
+    return PredictionsLog(f"sqlite:///{path}") if path.is_file() else None
+
+
 @dg.asset(deps=["game_scores", "minutes_scores", "game_results", "player_box_scores",
                 "live_game_features", "gold_game_features"],
           partitions_def=DAILY, group_name="monitoring", kinds={"parquet"},
@@ -28,18 +41,20 @@ class PerformanceConfig(AsOfConfig):
           description="Next-day validation of the production models: accuracy, log loss, Brier, "
                       "calibration, coverage, minutes MAE/interval coverage for the date, the last "
                       "50 games, the last 14 days and the production version's recent games; PSI of "
-                      "the top features vs the training window.  Read by drift_sensor.")
+                      "the top features vs the training window; shadow vs production on the same "
+                      "games (predictions log).  Read by drift_sensor.")
 def model_performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
                       store: StorageResource, registry: RegistryResource) -> dg.MaterializeResult:
     root = store.path()
     as_of = explicit_as_of(context, config) or run_created_ts(context)
     reg = registry.get()
+    plog = _predictions_log(root)
     report = None
     folders = []
     for day in context.partition_keys:
         report = performance_report(day, root, reg, as_of, drift_days=config.drift_days,
                                     psi_days=config.psi_days, rolling_games=config.rolling_games,
-                                    rolling_days=config.rolling_days)
+                                    rolling_days=config.rolling_days, predictions_log=plog)
         folders.append(write_report(report, root).path)
         d = report.table.set_index("window")
         context.log.info(f"model_performance {day}: day n={int(d.loc['day', 'n_evaluated'])} "
@@ -69,7 +84,18 @@ def model_performance(context: dg.AssetExecutionContext, config: PerformanceConf
         "run_as_of_ts": as_of.isoformat(), "dates": len(context.partition_keys),
         "path": dg.MetadataValue.path(str(folders[-1])),
         "dagster/row_count": len(report.table),
+        "shadow_version": s["shadow"]["current_version"] or "none",
+        "shadow": dg.MetadataValue.md(shadow_markdown(report.shadow)),
     })
+    cur = report.shadow[report.shadow["shadow_version"] == s["shadow"]["current_version"]]
+    if len(cur):
+        r = cur.iloc[0]
+        md.update({"shadow_games": int(r["n"]), "shadow_log_loss": num(r["shadow_log_loss"]),
+                   "shadow_production_log_loss": num(r["production_log_loss"]),
+                   "shadow_brier": num(r["shadow_brier"]),
+                   "shadow_production_brier": num(r["production_brier"])})
+        context.log.info(f"shadow {r['shadow_version']} vs production on {int(r['n'])} games: "
+                         f"log loss {r['shadow_log_loss']:.4f} vs {r['production_log_loss']:.4f}")
     return dg.MaterializeResult(metadata=md)
 
 

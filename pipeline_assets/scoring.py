@@ -2,7 +2,9 @@
 
 Plain Python shared by the `game_scores` / `minutes_scores` assets and the step runner: load the
 production models (`load_production_models`), score (`score_game_table`, `score_minutes_table`),
-store (`write_score_run`, `prediction_log_rows`).  The edge is measured with the market-free model
+store (`write_score_run`, `prediction_log_rows`).  `load_shadow_model` / `shadow_log_rows` score the
+same slate with the shadow market-free model (the newest candidate that passed training) for the
+predictions log only (`role=shadow`); the stored `game_scores` table is production's alone.  The edge is measured with the market-free model
 (a model that has seen the market cannot claim an edge against it); the with-market probability
 and the Elo, Pythagorean and logistic baselines are reported beside it.
 """
@@ -18,8 +20,8 @@ import pandas as pd
 from pipeline_assets.features.asof import latest_odds
 from pipeline_assets.training import minutes_prediction, win_probability
 from resources import storage
-from resources.predictions_log import PREGAME
-from resources.registry import LoadedModel, ModelRegistry
+from resources.predictions_log import PREGAME, PRODUCTION, SHADOW
+from resources.registry import LoadedModel, ModelRegistry, RegistryError
 from tipoff_core import catalog
 from tipoff_core.domain import betting, metrics, montecarlo
 from tipoff_core.timeutil import ts_token
@@ -149,18 +151,66 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     })
 
 
+def score_slate(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
+                market: LoadedModel, odds: pd.DataFrame, as_of: pd.Timestamp, policy: StakePolicy,
+                n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
+    """A slate scored with a given market-free model (edge, stakes, Monte Carlo seeded by the
+    as-of) and with-market model, on the live game features and the slate's candidate players."""
+    table = score_games(features, win_probability(free.model["model"], features, players),
+                        win_probability(market.model["model"], features, players),
+                        free.model["baseline"].predict_proba(features), odds, n_sims=n_sims,
+                        seed=mc_seed(as_of), policy=policy)
+    table.insert(0, "run_as_of_ts", as_of)
+    return table
+
+
 def score_game_table(features: pd.DataFrame, players: pd.DataFrame, models: ProductionModels,
                      odds: pd.DataFrame, as_of: pd.Timestamp, policy: StakePolicy,
                      n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
     """The `game_scores` table of a run: production models on the live game features and the
     slate's candidate players."""
-    free, market = models.free.model, models.market.model
-    table = score_games(features, win_probability(free["model"], features, players),
-                        win_probability(market["model"], features, players),
-                        free["baseline"].predict_proba(features), odds, n_sims=n_sims,
-                        seed=mc_seed(as_of), policy=policy)
-    table.insert(0, "run_as_of_ts", as_of)
-    return table
+    return score_slate(features, players, models.free, models.market, odds, as_of, policy, n_sims)
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """The shadow market-free model of a run (None model: none, or it could not be loaded --
+    `problem` says why; a shadow never stops production scoring)."""
+
+    model: LoadedModel | None
+    problem: str | None = None
+
+    @property
+    def version(self) -> str | None:
+        return self.model.version if self.model is not None else None
+
+
+def load_shadow_model(registry: ModelRegistry, production: ProductionModels) -> Shadow:
+    """The registry's shadow `win_market_free` version (`ModelRegistry.load_shadow`), unless it is
+    the version production scores with (e.g. a fallback)."""
+    try:
+        shadow = registry.load_shadow(WIN_FREE)
+    except (RegistryError, OSError) as exc:
+        return Shadow(None, f"shadow {WIN_FREE} not scored: {exc}")
+    if shadow is None or shadow.version == production.free.version:
+        return Shadow(None)
+    return Shadow(shadow)
+
+
+def score_shadow(features: pd.DataFrame, players: pd.DataFrame, shadow: Shadow,
+                 models: ProductionModels, odds: pd.DataFrame, as_of: pd.Timestamp,
+                 policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS
+                 ) -> tuple[pd.DataFrame | None, str | None]:
+    """(the slate scored with the shadow market-free model -- the `game_scores` columns, never
+    stored as a table --, problem).  None when there is no shadow or it failed to score (an old
+    feature set...): the problem says so, production is unaffected."""
+    if shadow.model is None or not len(features):
+        return None, shadow.problem
+    try:
+        return score_slate(features, players, shadow.model, models.market, odds, as_of, policy,
+                           n_sims), None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        return None, f"shadow {WIN_FREE} {shadow.version} failed to score: {type(exc).__name__}: {exc}"
 
 
 def score_minutes_table(features: pd.DataFrame, minutes: LoadedModel, as_of: pd.Timestamp
@@ -212,11 +262,19 @@ def write_score_run(asset: str, day: str, as_of: pd.Timestamp, table: pd.DataFra
 
 
 def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version: str,
-                        source: str) -> pd.DataFrame:
-    """The predictions-log rows of a scored slate."""
+                        source: str, role: str = PRODUCTION) -> pd.DataFrame:
+    """The predictions-log rows of a scored slate (`role`: production, or shadow)."""
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
-                        logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME)
+                        logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME, role=role)
+
+
+def shadow_log_rows(table: pd.DataFrame | None, as_of: pd.Timestamp, version: str | None,
+                    source: str) -> pd.DataFrame:
+    """The predictions-log rows of a shadow-scored slate (empty when there is none)."""
+    if table is None or version is None or not len(table):
+        return pd.DataFrame()
+    return prediction_log_rows(table, as_of, version, source, role=SHADOW)
 
 
 def slate_view(table: pd.DataFrame, tricodes: dict[int, str]) -> pd.DataFrame:

@@ -13,10 +13,11 @@ features    `featureio.read_live_inputs` (the store's snapshot runs at or before
 prediction  `scoring.score_game_table` / `scoring.score_minutes_table` through the registry's
             production models, with the `StakePolicy` given on the command line; each game
             record also carries `rating` (the predicted game rating, `ratings.predicted_rating_of`)
-            and `features` (its components {input, value, weight, points}), outside `columns`
+            and `features` (its components {input, value, weight, points}), outside `columns`;
+            `shadow` holds the slate scored by the shadow market-free model (`scoring.score_shadow`)
 storage     `collect.write_snapshot`, `featureio.write_live`, `scoring.write_score_run`, the
-            predictions log (`scoring.prediction_log_rows`) and a run-registry entry
-            (ops/live_runs.jsonl)
+            predictions log (`scoring.prediction_log_rows`, plus `scoring.shadow_log_rows` with
+            role=shadow) and a run-registry entry (ops/live_runs.jsonl)
 
 So `tipoff run` and `live_job` for the same date and as-of on the same store write the same files.
 
@@ -267,14 +268,19 @@ def prediction(c: dict, f: dict, root: Path, registry: ModelRegistry,
         models = scoring.load_production_models(registry)
     except NoProductionModelError as exc:
         raise StepFailure(f"prediction: {exc}") from None
-    games = scoring.score_game_table(live.games, live.minutes, models,
-                                     odds_at(day, as_of, root, _pending(c)), as_of, stake_policy,
+    odds = odds_at(day, as_of, root, _pending(c))
+    games = scoring.score_game_table(live.games, live.minutes, models, odds, as_of, stake_policy,
                                      n_sims)
     mins, flags = scoring.score_minutes_table(live.minutes, models.minutes, as_of)
+    shadow = scoring.load_shadow_model(registry, models)
+    shadow_games, problem = scoring.score_shadow(live.games, live.minutes, shadow, models, odds,
+                                                 as_of, stake_policy, n_sims)
     return {"games": with_predicted_ratings(table_to_json(games), games, live.games),
             "minutes": table_to_json(mins),
             "teams_flagged": table_to_json(flags), "n_sims": n_sims,
-            "stake_policy": dataclasses.asdict(stake_policy), "model_versions": models.versions()}
+            "stake_policy": dataclasses.asdict(stake_policy), "model_versions": models.versions(),
+            "shadow": {"version": shadow.version, "problem": problem,
+                       "games": None if shadow_games is None else table_to_json(shadow_games)}}
 
 
 def with_predicted_ratings(block: dict, games: pd.DataFrame, features: pd.DataFrame) -> dict:
@@ -317,13 +323,19 @@ def storage_step(doc: dict, root: Path, predictions_log: PredictionsLog,
         raise StepFailure(f"storage: {exc}") from None
     logged = predictions_log.append(scoring.prediction_log_rows(
         games, as_of, versions[scoring.WIN_FREE], c["source"])) if len(games) else 0
+    shadow = p.get("shadow") or {}  # documents from before shadow scoring have none
+    shadow_games = table_from_json(shadow["games"]) if shadow.get("games") else None
+    shadow_logged = predictions_log.append(scoring.shadow_log_rows(
+        shadow_games, as_of, shadow.get("version"), c["source"]))
     entry = {"run_id": f"cli-{uuid.uuid4().hex[:12]}", "mode": "cli", "job": VIA,
              "status": "SUCCESS", "date": day, "run_as_of_ts": as_of.isoformat(),
              "trigger": VIA, "snapshot_age_hours": f["summary"].get("snapshot_age_hours"),
              "warnings": f["summary"].get("warnings", []), "games": len(games),
              "model_version": versions[scoring.WIN_FREE], "bets": summary["bets"], "error": None}
     paths["live_runs"] = str(append_live_run(entry, root))
-    return {"paths": paths, "predictions_logged": int(logged), "live_run": entry}
+    return {"paths": paths, "predictions_logged": int(logged),
+            "shadow_version": shadow.get("version"), "shadow_predictions_logged": int(shadow_logged),
+            "live_run": entry}
 
 
 def _models_of(registry: ModelRegistry, versions: dict[str, str]) -> scoring.ProductionModels:

@@ -10,6 +10,12 @@ Honest gate: the newest games (at least `GATE_MIN_GAMES`, at least `GATE_DAYS` d
 the candidate is trained only on games before that window and both it and the current production
 version are scored on the window.  The candidate is promoted only if it is no worse (and floors
 hold); otherwise production is untouched.
+
+Shadow record: given the predictions log, the gate of ``win_market_free`` also reports the live
+record of the current shadow version (the previous candidate that passed training, scored beside
+production on every slate) against production on the same final games, once it covers at least
+`SHADOW_MIN_GAMES` games.  It is written into the gate's reasons only -- it does not change the
+decision (the shadow is an earlier candidate, not the one being gated).
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
 from pipeline_assets.models.lineup import fit_minutes_model, fit_win_models, season_box
 from pipeline_assets.models.minutes import predict_minutes
 from pipeline_assets.models.win import baseline_logistic
+from pipeline_assets.monitoring.shadow import compare_shadow, shadow_note
 from resources.registry import ModelRegistry, NoProductionModelError, training_metadata
 from tipoff_core.domain import metrics
 from tipoff_core.tags import RETRAIN_MANUAL
@@ -38,6 +45,7 @@ GATE_MIN_GAMES = 50
 WIN_FREE, WIN_MARKET, MINUTES_NAME = "win_market_free", "win_with_market", "minutes"
 DEFAULT_WIN_FLOORS = {"max_log_loss": 0.70}
 DEFAULT_MINUTES_FLOORS = {"max_mae": 8.0}
+SHADOW_MIN_GAMES = 50
 
 
 @dataclass
@@ -92,10 +100,15 @@ def win_probability(model, games: pd.DataFrame, players: pd.DataFrame) -> np.nda
 def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: pd.DataFrame,
               registry: ModelRegistry, *, until: str | None = None, fast: bool = False,
               floors: dict | None = None, seed: int = 0, log_run: Callable[..., str] | None = None,
-              reason: str = RETRAIN_MANUAL) -> list[TrainReport]:
-    """Train both win variants; register, gate and maybe promote each."""
+              reason: str = RETRAIN_MANUAL, predictions_log=None,
+              shadow_min_games: int = SHADOW_MIN_GAMES) -> list[TrainReport]:
+    """Train both win variants; register, gate and maybe promote each.  With `predictions_log`
+    the market-free gate's reasons carry the current shadow version's live record (see module
+    docstring; information only)."""
     t0 = time.perf_counter()
     df = labelled_games(gold_games, until)
+    notes = {WIN_FREE: shadow_gate_notes(registry, WIN_FREE, predictions_log, df,
+                                         shadow_min_games)}
     start = gate_window(df["game_date"])
     train, window = df[df["game_date"] < start], df[df["game_date"] >= start]
     if len(train) < 100:
@@ -127,12 +140,32 @@ def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: 
         version = registry.register(name, {"model": model, "baseline": baseline},
                                     model.feature_cols, meta)
         decision = registry.promote_if_passes(name, version, cand, prod_metrics,
-                                              floors if floors is not None else DEFAULT_WIN_FLOORS)
+                                              floors if floors is not None else DEFAULT_WIN_FLOORS,
+                                              notes=notes.get(name, []))
         reports.append(TrainReport(name, version, decision.promote, decision.reasons, cand,
                                    prod_metrics, prod_version, len(train),
                                    (start, window["game_date"].iloc[-1]),
                                    time.perf_counter() - t0, {"lineup": info}))
     return reports
+
+
+def shadow_gate_notes(registry: ModelRegistry, name: str, predictions_log, labelled: pd.DataFrame,
+                      min_games: int = SHADOW_MIN_GAMES) -> list[str]:
+    """The gate's line about the current shadow version's live record (empty: no log, no
+    shadow, or no shadow prediction on a labelled game)."""
+    version = registry.shadow_version(name)
+    if predictions_log is None or version is None:
+        return []
+    try:
+        rows = predictions_log.read(kind="pregame")
+    except Exception as exc:  # noqa: BLE001 - the record is information; training goes on
+        log.warning("predictions log unreadable for the shadow record: %s", exc)
+        return []
+    results = pd.DataFrame({"game_id": labelled["game_id"].astype(str),
+                            "home_win": labelled["label_home_win"].astype(float)})
+    tips = labelled[["game_id", "tip_ts"]] if "tip_ts" in labelled else None
+    note = shadow_note(compare_shadow(rows, results, tips), version, min_games)
+    return [note] if note else []
 
 
 def _production_win_metrics(registry, name, window, players, y):

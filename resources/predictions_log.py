@@ -4,6 +4,10 @@
 `postgresql+psycopg2://postgres@127.0.0.1:5432/tipoff`); default `sqlite:///<data root>/predictions.db`.
 Re-scoring the same (game, run_as_of_ts, model_version) replaces its row instead of duplicating it.
 `kind` says what was predicted: `pregame` (the slate's scores) or `halftime` (in-game scores).
+`role` says which model made it: `production` (the version the slate of record was scored with) or
+`shadow` (the newest registered candidate, scored beside production on the same slate and as-of;
+see `ModelRegistry.load_shadow`).  A shadow row has its own model_version, so the key
+(game_id, run_as_of_ts, model_version) keeps it apart from the production row of the same run.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import sqlalchemy as sa
 from resources import storage
 
 PREGAME, HALFTIME = "pregame", "halftime"
+PRODUCTION, SHADOW = "production", "shadow"
 METADATA = sa.MetaData()
 PREDICTIONS = sa.Table(
     "predictions_log", METADATA,
@@ -36,6 +41,7 @@ PREDICTIONS = sa.Table(
     sa.Column("p_elo", sa.Float),
     sa.Column("logged_at", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False, server_default=PREGAME),
+    sa.Column("role", sa.String(16), nullable=False, server_default=PRODUCTION),
 )
 COLUMNS = [c.name for c in PREDICTIONS.columns]
 
@@ -52,15 +58,26 @@ class PredictionsLog:
         self.engine = sa.create_engine(self.url, future=True)
         METADATA.create_all(self.engine)
         self._add_kind_column()
+        self._add_role_column()
+
+    def _columns(self) -> set[str]:
+        return {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
 
     def _add_kind_column(self) -> None:
         """Logs created before `kind` existed get it, every old row being a pregame prediction."""
-        cols = {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
-        if "kind" in cols:
+        if "kind" in self._columns():
             return
         with self.engine.begin() as con:
             con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN kind VARCHAR(16) "
                                 f"NOT NULL DEFAULT '{PREGAME}'"))
+
+    def _add_role_column(self) -> None:
+        """Logs created before shadow scoring get `role`, every old row being production's."""
+        if "role" in self._columns():
+            return
+        with self.engine.begin() as con:
+            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN role VARCHAR(16) "
+                                f"NOT NULL DEFAULT '{PRODUCTION}'"))
 
     def append(self, rows: pd.DataFrame) -> int:
         """Insert rows (replacing any with the same key) in one transaction; returns the count."""
@@ -68,6 +85,8 @@ class PredictionsLog:
             return 0
         if "kind" not in rows:
             rows = rows.assign(kind=PREGAME)  # writers from before `kind` existed log slates
+        if "role" not in rows:
+            rows = rows.assign(role=PRODUCTION)  # ... and production's predictions
         records = rows[COLUMNS].astype(object).where(rows[COLUMNS].notna(), None).to_dict("records")
         keys = ("game_id", "run_as_of_ts", "model_version")
         with self.engine.begin() as con:
@@ -76,11 +95,17 @@ class PredictionsLog:
             con.execute(PREDICTIONS.insert(), records)
         return len(records)
 
-    def read(self, game_date: str | None = None, kind: str | None = None) -> pd.DataFrame:
+    def read(self, game_date: str | None = None, kind: str | None = None,
+             role: str | None = None, *, dates: list[str] | None = None) -> pd.DataFrame:
+        """Rows of one date (or of `dates`), optionally of one kind / role."""
         q = sa.select(PREDICTIONS)
         if game_date:
             q = q.where(PREDICTIONS.c.game_date == game_date)
+        if dates is not None:
+            q = q.where(PREDICTIONS.c.game_date.in_(list(dates)))
         if kind:
             q = q.where(PREDICTIONS.c.kind == kind)
+        if role:
+            q = q.where(PREDICTIONS.c.role == role)
         with self.engine.connect() as con:
             return pd.DataFrame(con.execute(q).mappings().all(), columns=COLUMNS)

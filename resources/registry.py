@@ -18,6 +18,11 @@ the pointer to it (repairing a crash between the pointer switch and the commit).
 States: ``candidate`` (registered) -> ``production`` (promoted) -> ``archived`` (replaced by a newer
 production).  ``rollback`` re-promotes the most recently archived former production version.
 
+Shadow: ``load_shadow`` returns the newest candidate registered after the production version that
+passed training -- it was never gated, or its gate failed only the comparison with production
+(its floors held) -- so it can score live slates beside production (``role=shadow`` in the
+predictions log) until the next retrain replaces it.
+
 Model names used by the pipeline: ``win_market_free``, ``win_with_market``, ``minutes``.
 """
 from __future__ import annotations
@@ -175,6 +180,14 @@ def training_metadata(df: pd.DataFrame, id_cols: Sequence[str], label_col: str,
 def _check_name(name: str) -> None:
     if not name or not all(c.isalnum() or c in "_-" for c in name):
         raise ValueError(f"invalid model name {name!r} (letters, digits, _ and - only)")
+
+
+FLOOR_FAILED_MARKERS = (" violated: ", ": candidate has no ")
+
+
+def floors_failed(reason: str | None) -> bool:
+    """Whether a recorded gate reason (``_gate``'s wording) says a floor failed."""
+    return any(m in (reason or "") for m in FLOOR_FAILED_MARKERS)
 
 
 # ---------------------------------------------------------------- registry
@@ -437,12 +450,17 @@ class ModelRegistry:
 
     def promote_if_passes(self, name: str, candidate_version: str, eval_df_metrics: dict,
                           production_metrics: dict | None, floors: dict | None = None, *,
-                          tolerance: float = 0.0, metric: str = "log_loss") -> GateDecision:
+                          tolerance: float = 0.0, metric: str = "log_loss",
+                          notes: Sequence[str] = ()) -> GateDecision:
         """``gate`` + ``promote`` in one write transaction; the decision is recorded either way
-        (``reason`` column of the candidate, ``model_events``).  Production is untouched on a fail."""
+        (``reason`` column of the candidate, ``model_events``).  Production is untouched on a fail.
+        ``notes`` are appended to the reasons as they are (information, not part of the decision:
+        e.g. the live shadow record)."""
         with self._write() as con:
             decision = self._gate(con, name, candidate_version, eval_df_metrics, production_metrics,
                                   floors, tolerance, metric)
+            if notes:
+                decision = GateDecision(decision.promote, [*decision.reasons, *notes])
             reason = ("gate passed: " if decision.promote else "gate failed: ") + decision.reason
             if decision.promote:
                 self._promote_locked(con, name, candidate_version, reason)
@@ -475,6 +493,36 @@ class ModelRegistry:
             con.close()
         return pd.DataFrame([dict(r) for r in rows], columns=["id", "name", "version", "event", "at",
                                                                "reason"])
+
+    def shadow_version(self, name: str) -> str | None:
+        """The version ``load_shadow`` loads: the newest ``candidate`` registered after the
+        production version (any candidate when there is none) that passed training -- never
+        gated, or gated out only by the comparison with production, its floors holding.  A
+        candidate whose floors failed is not scored.  None when there is no such version."""
+        con = self._connect()
+        try:
+            prod = self._table_production(con, name)
+            rows = con.execute("SELECT version, reason FROM model_versions WHERE name = ? AND "
+                               "state = 'candidate' ORDER BY created_at DESC, version DESC",
+                               (name,)).fetchall()
+            prod_created = (self._row(con, name, prod)["created_at"] if prod else "")
+            created = {r["version"]: r["created_at"] for r in con.execute(
+                "SELECT version, created_at FROM model_versions WHERE name = ?", (name,))}
+        finally:
+            con.close()
+        for r in rows:
+            if created[r["version"]] <= prod_created:
+                break  # older than production: production was trained after it
+            if not floors_failed(r["reason"]):
+                return r["version"]
+        return None
+
+    def load_shadow(self, name: str) -> LoadedModel | None:
+        """The shadow version of ``name`` (see ``shadow_version``) loaded and checked against its
+        recorded sha256 like ``load``; None when there is none.  A damaged shadow file raises
+        ``ModelIntegrityError`` (there is no fallback: a caller skips the shadow)."""
+        version = self.shadow_version(name)
+        return None if version is None else self.load(name, version)
 
     def production_version(self, name: str) -> str | None:
         """The version the ``PRODUCTION`` pointer names (None if there is none)."""

@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The code location sets these defaults when it is first imported; a module fixture that sets and
+# then restores them (monkeypatch) before that import would leave them unset for later tests.
+os.environ.setdefault("TIPOFF_SEED", "7")
+os.environ.setdefault("TIPOFF_SHOCK", "")
 SHARED = Path(os.environ.get("TIPOFF_SHARED_DIR", REPO.parent / "shared"))
 
 

@@ -251,6 +251,7 @@ def test_kelly_and_market_probability():
     assert list(src) == ["moneyline", "spread", ""]
 
 
+@pytest.mark.slow  # ~80 s (cold archive feature build + one season): run by .ci/run's second pass
 def test_real_data_one_season(shared_data_dir, tmp_path):
     """2021-22 with a cheap config (monthly retrains, fast grid): numbers in sane ranges."""
     res = run_backtest_cli(shared_data_dir, ["2021-22"], tmp_path / "bt.json", cadence_days=28,

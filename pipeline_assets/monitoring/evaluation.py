@@ -37,8 +37,8 @@ def scored_games(day: str, root: Path, as_of: pd.Timestamp | None = None,
     folder = base / f"run={token}"
     scores = storage.read_parquet(folder / "table.parquet")
     summary = _read_json(folder / "summary.json")
-    keep = [c for c in ("game_id", "game_date", "home_team_id", "away_team_id", "p_home_win",
-                        "p_market_home", "p_elo", "margin_mean", "market_home_spread")
+    keep = [c for c in ("game_id", "game_date", "tip_ts", "home_team_id", "away_team_id",
+                        "p_home_win", "p_market_home", "p_elo", "margin_mean", "market_home_spread")
             if c in scores.columns]
     out = scores[keep].copy()
     out["score_run"] = token

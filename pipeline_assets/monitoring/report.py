@@ -17,6 +17,10 @@ with accuracy, log loss (and its standard error), Brier, expected calibration er
 MAE and p10-p90 coverage; a calibration table by probability decile; and the PSI of the model's top
 features (recent live features vs the production model's training window in the gold table).
 
+With a predictions log it also compares every shadow version with production on the same final
+games of the production window (`monitoring.shadow.compare_shadow`: the latest prediction of each
+model logged before tip; log loss, Brier, accuracy, n), in ``summary.json`` under ``shadow``.
+
 Everything is written under ``artifacts/model_performance/<D>/run=<as-of>/`` (``table.parquet``,
 ``games.parquet``, ``calibration.parquet``, ``psi.parquet``, ``summary.json``); ``summary.json`` is
 what `drift_sensor` reads.  Domain logic lives in plain functions; the asset is a thin wrapper.
@@ -34,6 +38,7 @@ import pandas as pd
 from pipeline_assets.monitoring.drift import (feature_importance, feature_psi,
                                               recent_live_features, top_features,
                                               training_reference)
+from pipeline_assets.monitoring.shadow import SHADOW_COLUMNS, compare_shadow
 from pipeline_assets.monitoring.evaluation import (CALIBRATION_BINS, days_back, final_results,
                                                    minutes_window_metrics, scored_games,
                                                    scored_minutes, win_metrics, _read_json)
@@ -63,6 +68,7 @@ class PerformanceReport:
     calibration: pd.DataFrame    # decile table per window
     psi: pd.DataFrame            # per top feature
     summary: dict = field(default_factory=dict)
+    shadow: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SHADOW_COLUMNS))
 
 
 def _production(registry, name: str):
@@ -77,8 +83,10 @@ def _production(registry, name: str):
 def performance_report(day: str, root: Path, registry=None, as_of: pd.Timestamp | None = None, *,
                        drift_days: int = DRIFT_DAYS, psi_days: int = PSI_DAYS,
                        rolling_games: int = ROLLING_GAMES, rolling_days: int = ROLLING_DAYS,
-                       lookback_days: int = MAX_LOOKBACK_DAYS) -> PerformanceReport:
-    """Evaluate predictions up to league date `day` with what the store held at `as_of`."""
+                       lookback_days: int = MAX_LOOKBACK_DAYS, predictions_log=None
+                       ) -> PerformanceReport:
+    """Evaluate predictions up to league date `day` with what the store held at `as_of`
+    (`predictions_log`: a `PredictionsLog` for the shadow-vs-production comparison)."""
     span_days = max(drift_days, rolling_days, psi_days)
     results: dict[str, pd.DataFrame] = {}
     per_day: dict[str, pd.DataFrame] = {}
@@ -157,6 +165,9 @@ def performance_report(day: str, root: Path, registry=None, as_of: pd.Timestamp 
                                      else loaded.model, loaded.feature_cols)
             psi = feature_psi(reference, recent, top_features(imp, reference), imp)
 
+    shadow = shadow_record(predictions_log, drift, results, games, as_of)
+    current_shadow = registry.shadow_version(WIN_MODEL) if registry is not None else None
+
     prod_row = table[table["window"] == "production"].iloc[0].to_dict()
     summary = {
         "date": day, "as_of": as_of.isoformat() if as_of is not None else None,
@@ -174,9 +185,26 @@ def performance_report(day: str, root: Path, registry=None, as_of: pd.Timestamp 
         "psi_window": [min(psi_window), max(psi_window)],
         "psi_n_recent": int(psi["n_recent"].max()) if len(psi) else 0,
         "psi_n_reference": int(psi["n_reference"].max()) if len(psi) else 0,
+        "shadow": {"window": [min(drift), max(drift)], "current_version": current_shadow,
+                   "versions": {r["shadow_version"]: {k: _clean(v) for k, v in r.items()
+                                                      if k != "shadow_version"}
+                                for r in shadow.to_dict("records")}},
     }
     return PerformanceReport(day, as_of if as_of is not None else pd.Timestamp.now(tz="UTC"),
-                             table, games, calibration, psi, summary)
+                             table, games, calibration, psi, summary, shadow)
+
+
+def shadow_record(predictions_log, days: list[str], results: dict[str, pd.DataFrame],
+                  games: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """Shadow vs production on the final games of `days` (see `monitoring.shadow`); tips come
+    from the scored slates read for the report."""
+    if predictions_log is None:
+        return pd.DataFrame(columns=SHADOW_COLUMNS)
+    log = predictions_log.read(dates=list(days), kind="pregame")
+    res = [r for d, r in results.items() if d in days and len(r)]
+    res = pd.concat(res, ignore_index=True) if res else pd.DataFrame(columns=["game_id", "home_win"])
+    tips = games[["game_id", "tip_ts"]] if "tip_ts" in games else None
+    return compare_shadow(log, res, tips, as_of)
 
 
 def _clean(v):

@@ -1,0 +1,342 @@
+"""`tipoff serve`: the four endpoints on a small simulated store, through FastAPI's TestClient, with
+the real Redis (a unique key prefix per test run, removed afterwards) and with Redis unreachable."""
+from __future__ import annotations
+
+import math
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from pipeline_assets import halftime, steps
+from pipeline_assets.api import create_app
+from pipeline_assets.cli import parser
+from pipeline_assets.serving import Service
+from resources import storage
+from resources.cache import TTL_SECONDS, Cache
+from sensors.cache import on_run_success
+from tests.helpers import partition_dir, read_table
+from tipoff_core.domain import betting
+
+HISTORY = ("2025-10-21", "2025-12-10")
+PAST, DAY = "2025-12-10", "2025-12-11"
+NOW = pd.Timestamp("2025-12-11T17:30:00Z")   # the API's clock: DAY is "today"
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _use(mp, root: Path) -> None:
+    mp.setenv("TIPOFF_DATA_DIR", str(root))
+    mp.setenv("TIPOFF_SOURCE", "simulated")
+    mp.setenv("TIPOFF_SEED", "7")
+    mp.setenv("TIPOFF_SHOCK", "")
+    mp.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
+    mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mp.delenv("TIPOFF_PREDICTIONS_URL", raising=False)
+    mp.delenv("TIPOFF_API_KEYS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def redis_ok():
+    status = Cache(prefix=f"tipoff:probe-{uuid.uuid4().hex[:8]}:").status()
+    if not status["reachable"]:
+        pytest.skip(f"Redis not reachable at {status['url']}: {status['error']}")
+    return status
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """History, production models, a scored slate of PAST (its games final) and of DAY, and an
+    in-game (halftime) run of one DAY game."""
+    root = tmp_path_factory.mktemp("serve")
+    mp = pytest.MonkeyPatch()
+    _use(mp, root)
+    try:
+        from pipeline_assets.definitions import defs
+        inst = dg.DagsterInstance.ephemeral()
+        defs.resolve_job_def("history_job").execute_in_process(
+            instance=inst, run_config=QUIET,
+            tags={"dagster/asset_partition_range_start": HISTORY[0],
+                  "dagster/asset_partition_range_end": HISTORY[1]})
+        defs.resolve_job_def("train_job").execute_in_process(
+            instance=inst, tags={"tipoff/retrain_reason": "test"},
+            run_config={**QUIET, "ops": {"win_model": {"config": {"fast": True,
+                                                                  "max_log_loss": 1.0}},
+                                         "minutes_model": {"config": {"fast": True}}}})
+        steps.run(date=PAST, as_of=f"{PAST}T17:00:00+00:00", root=root, n_sims=2000)
+        steps.run(date=DAY, as_of=f"{DAY}T17:00:00+00:00", root=root, n_sims=2000)
+        slate = read_table("game_scores", DAY, root=root)
+        g = slate.iloc[0]
+        ht = pd.DataFrame([{
+            "game_id": g["game_id"], "game_date": DAY, "home_team_id": int(g["home_team_id"]),
+            "away_team_id": int(g["away_team_id"]), "status": "halftime", "period": 2,
+            "home_score": 58, "away_score": 51, "margin": 7.0, "p_pregame": g["p_home_win"],
+            "p_home_win": 0.81, "margin_mean": 9.5, "margin_sd": 9.0, "margin_p10": -2.0,
+            "margin_p50": 9.5, "margin_p90": 21.0, "pregame_run": "20251211T170000Z",
+            "model_version": "ht_test"}])
+        ht["home_score"] = ht["home_score"].astype("Int64")
+        ht["away_score"] = ht["away_score"].astype("Int64")
+        halftime.write_run(DAY, pd.Timestamp("2025-12-12T01:45:00Z"), ht, {"games": 1}, root)
+    finally:
+        mp.undo()
+    return root
+
+
+@pytest.fixture
+def env(store, monkeypatch):
+    _use(monkeypatch, store)
+    return store
+
+
+@pytest.fixture
+def cache(redis_ok):
+    c = Cache(prefix=f"tipoff:test-{uuid.uuid4().hex[:12]}:")
+    yield c
+    c.clear()
+    assert c.keys() == []
+
+
+def _client(root: Path, cache: Cache, **kw) -> tuple[TestClient, Service]:
+    service = Service(root=root, cache=cache, clock=lambda: NOW, n_sims=2000)
+    return TestClient(create_app(service, api_keys=kw.get("api_keys", ()))), service
+
+
+# ----------------------------------------------------------------------------- endpoints
+
+def test_healthz_reports_models_data_and_cache(env, cache):
+    client, service = _client(env, cache)
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert set(body["models"]) == {"win_market_free", "win_with_market", "minutes"}
+    assert all(v and v.startswith("v") for v in body["models"].values())
+    assert body["data"]["latest_results_date"] == PAST
+    assert body["data"]["latest_slate_date"] == DAY
+    assert body["data"]["latest_slate_age_hours"] == pytest.approx(0.5)
+    assert body["cache"]["reachable"] is True and body["cache"]["prefix"] == cache.prefix
+    assert client.get("/docs").status_code == 200
+    assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_slate_has_the_stored_numbers_and_is_cached(env, cache):
+    client, _ = _client(env, cache)
+    stored = read_table("game_scores", DAY, root=env)
+    first = client.get(f"/v1/slates/{DAY}")
+    assert first.status_code == 200
+    body = first.json()
+    assert body["cached"] is False and body["date"] == DAY and body["run"] == "20251211T170000Z"
+    assert body["run_as_of_ts"] == "2025-12-11T17:00:00+00:00" and body["pinned"] is False
+    assert len(body["games"]) == len(stored) > 0
+    for g, (_, s) in zip(body["games"], stored.iterrows()):
+        assert g["game_id"] == s["game_id"]
+        assert g["home"]["team_id"] == s["home_team_id"] and len(g["home"]["abbr"]) == 3
+        assert g["p_home_win"] == pytest.approx(s["p_home_win"])
+        assert g["margin"]["p50"] == pytest.approx(s["margin_p50"])
+        assert g["total"]["p95"] == pytest.approx(s["total_p95"])
+        assert g["market"]["p_home"] == pytest.approx(s["p_market_home"])
+        assert g["edge_home"] == pytest.approx(s["edge_home"])
+        assert g["recommendation"] == s["recommendation"]
+        assert g["model_version"].startswith("v") and g["tip_ts"].startswith("2025-12-1")
+    again = client.get(f"/v1/slates/{DAY}").json()
+    assert again["cached"] is True and again["games"] == body["games"]
+    [key] = cache.keys("slate:*")
+    assert key.startswith(cache.prefix + f"slate:{DAY}:")
+    assert 0 < cache.ttl("slate", DAY, body["run"]) <= TTL_SECONDS["slate"]
+
+
+def test_slate_follows_pinned_run(env, cache, tmp_path):
+    root = tmp_path / "data"
+    import shutil
+    shutil.copytree(env, root)
+    steps.run(date=DAY, as_of=f"{DAY}T18:00:00+00:00", root=root, n_sims=500)
+    client, _ = _client(root, cache)
+    assert client.get(f"/v1/slates/{DAY}").json()["run"] == "20251211T180000Z"
+    storage.pin_run(partition_dir("game_scores", DAY, root), "20251211T170000Z")
+    body = client.get(f"/v1/slates/{DAY}").json()
+    assert body["run"] == "20251211T170000Z" and body["pinned"] is True
+
+
+def test_predict_a_scheduled_game_matches_the_slate_and_is_cached(env, cache):
+    client, service = _client(env, cache)
+    g = client.get(f"/v1/slates/{DAY}").json()["games"][0]
+    q = {"home": g["home"]["abbr"], "away": g["away"]["abbr"].lower(), "date": DAY}
+    r = client.get("/v1/predict", params=q)
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["cached"] is False and p["scheduled"] is True and p["game_id"] == g["game_id"]
+    assert p["model_version"] == g["model_version"]
+    assert set(p["model_versions"]) == {"win_market_free", "win_with_market", "minutes"}
+    # same snapshot runs and labels as the stored 17:00 run, half an hour later
+    assert p["p_home_win"] == pytest.approx(g["p_home_win"], abs=0.01)
+    assert p["market"]["p_home"] == pytest.approx(g["market"]["p_home"])
+    assert p["prices_source"] == "stored odds"
+    m = p["margin"]
+    assert m["p05"] <= m["p25"] <= m["p50"] <= m["p75"] <= m["p95"]
+    assert p["total"]["p05"] < p["total"]["p50"] < p["total"]["p95"]
+    assert p["as_of"] == NOW.isoformat() and p["home"]["state"]["games"] > 10
+    again = client.get("/v1/predict", params=q).json()
+    assert again["cached"] is True and again["p_home_win"] == p["p_home_win"]
+    for kind, parts in (("predict", None), ("team", (DAY, g["home"]["abbr"])), ("odds", (DAY,)),
+                        ("model", None)):
+        keys = cache.keys(f"{kind}:*")
+        assert keys, kind
+        if parts:
+            assert 0 < cache.ttl(kind, *parts) <= TTL_SECONDS[kind]
+        else:
+            ttl = cache._client.ttl(keys[0])
+            assert 0 < ttl <= TTL_SECONDS[kind]
+
+
+def test_predict_any_matchup_with_prices_gives_edge_and_stake(env, cache):
+    client, service = _client(env, cache)
+    q = {"home": "BOS", "away": "LAL", "date": "2025-12-13", "spread": -3.5, "total": 221.5,
+         "home_ml": -150, "away_ml": 130}
+    r = client.get("/v1/predict", params=q)
+    assert r.status_code == 200, r.text
+    p = r.json()
+    assert p["scheduled"] is False and p["home"]["abbr"] == "BOS" and p["away"]["abbr"] == "LAL"
+    ph, pa = betting.american_to_prob(np.array([-150.0, 130.0]))
+    assert p["market"]["p_home"] == pytest.approx(ph / (ph + pa))
+    assert p["market"]["home_spread"] == -3.5 and p["market"]["total"] == 221.5
+    assert p["edge_home"] == pytest.approx(p["p_home_win"] - p["market"]["p_home"])
+    assert p["recommendation"] in ("home", "away", "none")
+    assert 0 <= p["stake"] <= 0.05 and p["prices_source"] == "request"
+    assert 0 < p["p_home_win"] < 1 and math.isfinite(p["margin"]["mean"])
+    # other prices are another prediction
+    other = client.get("/v1/predict", params={**q, "home_ml": 200, "away_ml": -240}).json()
+    assert other["cached"] is False and other["edge_home"] != p["edge_home"]
+    assert other["p_home_win"] == pytest.approx(p["p_home_win"])
+
+
+@pytest.mark.parametrize("prices", [{}, {"spread": -2.0, "home_ml": -120.0}])
+def test_the_matchup_grid_equals_the_live_builders_on_one_target(env, cache, prices):
+    _, service = _client(env, cache)
+    p = {k: prices.get(k) for k in ("spread", "total", "home_ml", "away_ml")}
+    g = read_table("game_scores", DAY, root=env).iloc[1]
+    for h, a in ((int(g["home_team_id"]), int(g["away_team_id"])),
+                 (service.team_id("BOS", "home"), service.team_id("LAL", "away"))):
+        exact = service.exact_features(h, a, DAY, NOW, p)
+        grid = service.grid_features(h, a, DAY, NOW, p)
+        for e, x in zip(exact[:3], grid[:3]):
+            pd.testing.assert_frame_equal(e, x)
+        assert exact[4] == grid[4]
+
+
+def test_bad_input_is_4xx_with_a_message(env, cache):
+    client, _ = _client(env, cache)
+    cases = [
+        ("/v1/predict", {"home": "XXX", "away": "LAL", "date": DAY}, 400, "unknown team"),
+        ("/v1/predict", {"home": "BOS", "away": "BOS", "date": DAY}, 400, "same team"),
+        ("/v1/predict", {"home": "BOS", "away": "LAL", "date": "2025-13-01"}, 400, "not a date"),
+        ("/v1/predict", {"home": "BOS", "away": "LAL", "date": PAST}, 400, "in the past"),
+        ("/v1/predict", {"home": "BOS", "away": "LAL", "date": DAY, "home_ml": 50}, 400,
+         "American price"),
+        ("/v1/predict", {"home": "BOS", "date": DAY}, 422, None),
+        ("/v1/predict", {"home": "BOS", "away": "LAL", "date": DAY, "spread": "x"}, 422, None),
+        (f"/v1/slates/12-11-2025", {}, 400, "not a date"),
+        ("/v1/slates/2025-12-20", {}, 404, "no scored slate"),
+        ("/v1/games/0099999999", {}, 404, "unknown game"),
+        ("/v1/games/bad$id", {}, 400, "malformed"),
+    ]
+    for path, params, status, msg in cases:
+        r = client.get(path, params=params)
+        assert r.status_code == status, (path, params, r.text)
+        assert r.json()["detail"]
+        if msg:
+            assert msg in r.json()["detail"], r.json()
+
+
+def test_games_have_prediction_result_and_in_game_score(env, cache):
+    client, _ = _client(env, cache)
+    past = read_table("game_scores", PAST, root=env).iloc[0]
+    res = read_table("game_results", PAST, root=env).set_index("game_id").loc[past["game_id"]]
+    r = client.get(f"/v1/games/{past['game_id']}")
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert b["final"] is True and b["cached"] is False and b["game_date"] == PAST
+    assert b["prediction"]["p_home_win"] == pytest.approx(past["p_home_win"])
+    assert b["result"]["home_pts"] == res["home_pts"] and b["result"]["away_pts"] == res["away_pts"]
+    assert b["result"]["winner"] == ("home" if res["home_pts"] > res["away_pts"] else "away")
+    assert b["in_game"] is None
+    assert client.get(f"/v1/games/{past['game_id']}").json()["cached"] is True
+    today = read_table("game_scores", DAY, root=env)
+    live = client.get(f"/v1/games/{today.iloc[0]['game_id']}").json()
+    assert live["final"] is False and live["result"] is None
+    assert live["in_game"]["period"] == 2 and live["in_game"]["home_score"] == 58
+    assert live["in_game"]["p_home_win"] == pytest.approx(0.81)
+    other = client.get(f"/v1/games/{today.iloc[1]['game_id']}").json()
+    assert other["in_game"] is None and other["prediction"]["game_id"] == today.iloc[1]["game_id"]
+
+
+def test_api_keys_guard_everything_but_healthz(env, cache):
+    client, _ = _client(env, cache, api_keys=("k-one", "k-two"))
+    assert client.get("/healthz").status_code == 200
+    r = client.get(f"/v1/slates/{DAY}")
+    assert r.status_code == 401 and "X-API-Key" in r.json()["detail"]
+    assert client.get(f"/v1/slates/{DAY}", headers={"X-API-Key": "nope"}).status_code == 403
+    assert client.get(f"/v1/slates/{DAY}", headers={"X-API-Key": "k-two"}).status_code == 200
+    q = {"home": "BOS", "away": "LAL", "date": DAY}
+    assert client.get("/v1/predict", params=q).status_code == 401
+    assert client.get("/v1/predict", params=q, headers={"X-API-Key": "k-one"}).status_code == 200
+
+
+def test_api_keys_come_from_the_environment(env, cache, monkeypatch):
+    monkeypatch.setenv("TIPOFF_API_KEYS", " a1 , b2 ,")
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    client = TestClient(create_app(service))
+    assert client.get(f"/v1/slates/{DAY}").status_code == 401
+    assert client.get(f"/v1/slates/{DAY}", headers={"X-API-Key": "b2"}).status_code == 200
+
+
+def test_without_redis_the_api_answers_from_the_stores(env):
+    down = Cache("redis://127.0.0.1:1/0", prefix=f"tipoff:down-{uuid.uuid4().hex[:8]}:")
+    client, _ = _client(env, down)
+    h = client.get("/healthz")
+    assert h.status_code == 200
+    assert h.json()["cache"]["reachable"] is False and h.json()["cache"]["error"]
+    for _ in range(2):
+        s = client.get(f"/v1/slates/{DAY}")
+        assert s.status_code == 200 and s.json()["cached"] is False and s.json()["games"]
+    gid = s.json()["games"][0]["game_id"]
+    assert client.get(f"/v1/games/{gid}").json()["cached"] is False
+    p = client.get("/v1/predict", params={"home": "BOS", "away": "LAL", "date": DAY})
+    assert p.status_code == 200 and p.json()["cached"] is False and 0 < p.json()["p_home_win"] < 1
+
+
+# ----------------------------------------------------------------------------- invalidation
+
+def test_live_run_invalidates_and_warms_promotion_invalidates(env, cache):
+    client, service = _client(env, cache)
+    client.get(f"/v1/slates/{DAY}")
+    client.get("/v1/predict", params={"home": "BOS", "away": "LAL", "date": DAY})
+    client.get("/v1/predict", params={"home": "BOS", "away": "LAL", "date": "2025-12-12"})
+    assert cache.keys(f"predict:{DAY}:*") and cache.keys("model:*")
+    out = on_run_success("live_job", DAY, service)
+    assert out["deleted"] >= 3 and out["warmed"] is True
+    assert not cache.keys(f"predict:{DAY}:*") and cache.keys("predict:2025-12-12:*")
+    assert client.get(f"/v1/slates/{DAY}").json()["cached"] is True   # warmed
+    on_run_success("train_job", None, service)
+    assert not cache.keys("model:*") and not cache.keys("predict:*")
+    assert on_run_success("labels_job", PAST, service) == {}
+
+
+def test_cache_keys_are_prefixed_and_invalidation_is_by_date(cache):
+    cache.set("slate", {"a": 1}, "2025-12-11", "t1")
+    cache.set("slate", {"a": 2}, "2025-12-12", "t1")
+    cache.set("model", {"v": float("nan")}, "production", "x")
+    assert cache.get("model", "production", "x") == {"v": None}
+    assert all(k.startswith("tipoff:") for k in cache.keys())
+    assert cache.invalidate("2025-12-11") == 1
+    assert cache.get("slate", "2025-12-12", "t1") == {"a": 2}
+    with pytest.raises(ValueError):
+        cache.key("nope")
+
+
+def test_serve_subcommand_defaults():
+    args = parser().parse_args(["serve"])
+    assert (args.host, args.port, args.workers) == ("127.0.0.1", 8000, 1)
+    assert parser().parse_args(["serve", "--port", "9001"]).port == 9001
