@@ -57,27 +57,18 @@ class PredictionsLog:
             os.makedirs(os.path.dirname(self.url[len("sqlite:///"):]) or ".", exist_ok=True)
         self.engine = sa.create_engine(self.url, future=True)
         METADATA.create_all(self.engine)
-        self._add_kind_column()
-        self._add_role_column()
+        # logs created before a column existed get it, every old row being a pregame prediction
+        # of production's
+        self._add_column("kind", PREGAME)
+        self._add_column("role", PRODUCTION)
 
-    def _columns(self) -> set[str]:
-        return {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
-
-    def _add_kind_column(self) -> None:
-        """Logs created before `kind` existed get it, every old row being a pregame prediction."""
-        if "kind" in self._columns():
+    def _add_column(self, name: str, default: str) -> None:
+        cols = {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
+        if name in cols:
             return
         with self.engine.begin() as con:
-            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN kind VARCHAR(16) "
-                                f"NOT NULL DEFAULT '{PREGAME}'"))
-
-    def _add_role_column(self) -> None:
-        """Logs created before shadow scoring get `role`, every old row being production's."""
-        if "role" in self._columns():
-            return
-        with self.engine.begin() as con:
-            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN role VARCHAR(16) "
-                                f"NOT NULL DEFAULT '{PRODUCTION}'"))
+            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN {name} VARCHAR(16) "
+                                f"NOT NULL DEFAULT '{default}'"))
 
     def append(self, rows: pd.DataFrame) -> int:
         """Insert rows (replacing any with the same key) in one transaction; returns the count."""

@@ -1,4 +1,5 @@
-"""Small shortcuts shared by tests (reading a partition of an asset by name)."""
+"""Small shortcuts shared by tests (reading a partition of an asset by name, pointing the code
+location at a temporary simulated store)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,3 +20,15 @@ def run_folder(asset: str, partition: str, run: str = "latest", root: Path | Non
 
 def partition_dir(asset: str, partition: str, root: Path | None = None) -> Path:
     return storage.partition_dir(catalog.table(asset), partition, root)
+
+
+def use_simulated_store(mp, root: Path) -> None:
+    """Point the code location's environment at a simulated store under ``root`` (``mp``: a
+    pytest MonkeyPatch, so the caller restores the environment)."""
+    mp.setenv("TIPOFF_DATA_DIR", str(root))
+    mp.setenv("TIPOFF_SOURCE", "simulated")
+    mp.setenv("TIPOFF_SEED", "7")
+    mp.setenv("TIPOFF_SHOCK", "")
+    mp.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
+    mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mp.delenv("TIPOFF_PREDICTIONS_URL", raising=False)

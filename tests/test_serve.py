@@ -19,7 +19,7 @@ from pipeline_assets.serving import Service
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
 from sensors.cache import on_run_success
-from tests.helpers import partition_dir, read_table
+from tests.helpers import partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
 
 HISTORY = ("2025-10-21", "2025-12-10")
@@ -29,13 +29,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _use(mp, root: Path) -> None:
-    mp.setenv("TIPOFF_DATA_DIR", str(root))
-    mp.setenv("TIPOFF_SOURCE", "simulated")
-    mp.setenv("TIPOFF_SEED", "7")
-    mp.setenv("TIPOFF_SHOCK", "")
-    mp.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
-    mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    mp.delenv("TIPOFF_PREDICTIONS_URL", raising=False)
+    use_simulated_store(mp, root)
     mp.delenv("TIPOFF_API_KEYS", raising=False)
 
 

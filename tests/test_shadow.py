@@ -18,7 +18,7 @@ from pipeline_assets.monitoring.shadow import compare_shadow, predictions_of_rec
 from resources import storage
 from resources.predictions_log import COLUMNS, PredictionsLog
 from resources.registry import ModelIntegrityError, ModelRegistry
-from tests.helpers import partition_dir, run_folder
+from tests.helpers import partition_dir, run_folder, use_simulated_store
 from tipoff_core import catalog
 
 WIN = "win_market_free"
@@ -212,13 +212,7 @@ def test_model_performance_reports_the_shadow_comparison(tmp_path):
 # ----------------------------------------------------------------------------- a real slate
 
 def _use(monkeypatch, root: Path) -> None:
-    monkeypatch.setenv("TIPOFF_DATA_DIR", str(root))
-    monkeypatch.setenv("TIPOFF_SOURCE", "simulated")
-    monkeypatch.setenv("TIPOFF_SEED", "7")
-    monkeypatch.setenv("TIPOFF_SHOCK", "")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.delenv("TIPOFF_PREDICTIONS_URL", raising=False)
+    use_simulated_store(monkeypatch, root)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline_assets import steps
 from pipeline_assets.cli import main
-from tests.helpers import read_table, run_folder
+from tests.helpers import read_table, run_folder, use_simulated_store
 
 HISTORY = ("2025-10-21", "2025-12-10")
 DAY, AS_OF = "2025-12-11", "2025-12-11T17:00:00+00:00"
@@ -19,13 +19,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _use(monkeypatch, root: Path) -> None:
-    monkeypatch.setenv("TIPOFF_DATA_DIR", str(root))
-    monkeypatch.setenv("TIPOFF_SOURCE", "simulated")
-    monkeypatch.setenv("TIPOFF_SEED", "7")
-    monkeypatch.setenv("TIPOFF_SHOCK", "")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.delenv("TIPOFF_PREDICTIONS_URL", raising=False)
+    use_simulated_store(monkeypatch, root)
 
 
 @pytest.fixture(scope="module")
