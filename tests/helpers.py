@@ -32,3 +32,30 @@ def use_simulated_store(mp, root: Path) -> None:
     mp.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
     mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     mp.delenv("TIPOFF_PREDICTIONS_URL", raising=False)
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def build_trained_store(root: Path, history: tuple[str, str]) -> None:
+    """A simulated history (history_job over ``history``) and production models (train_job,
+    fast grid, lenient floor) under ``root``; the environment is restored afterwards."""
+    import dagster as dg
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    use_simulated_store(mp, root)
+    try:
+        from pipeline_assets.definitions import defs
+        inst = dg.DagsterInstance.ephemeral()
+        assert defs.resolve_job_def("history_job").execute_in_process(
+            instance=inst, run_config=QUIET,
+            tags={"dagster/asset_partition_range_start": history[0],
+                  "dagster/asset_partition_range_end": history[1]}).success
+        assert defs.resolve_job_def("train_job").execute_in_process(
+            instance=inst, tags={"tipoff/retrain_reason": "test"},
+            run_config={**QUIET, "ops": {
+                "win_model": {"config": {"fast": True, "max_log_loss": 1.0}},
+                "minutes_model": {"config": {"fast": True}}}}).success
+    finally:
+        mp.undo()

@@ -6,7 +6,6 @@ import math
 import uuid
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,13 +18,12 @@ from pipeline_assets.serving import Service
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
 from sensors.cache import on_run_success
-from tests.helpers import partition_dir, read_table, use_simulated_store
+from tests.helpers import build_trained_store, partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
 
 HISTORY = ("2025-10-21", "2025-12-10")
 PAST, DAY = "2025-12-10", "2025-12-11"
 NOW = pd.Timestamp("2025-12-11T17:30:00Z")   # the API's clock: DAY is "today"
-QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
 def _use(mp, root: Path) -> None:
@@ -49,17 +47,7 @@ def store(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     _use(mp, root)
     try:
-        from pipeline_assets.definitions import defs
-        inst = dg.DagsterInstance.ephemeral()
-        defs.resolve_job_def("history_job").execute_in_process(
-            instance=inst, run_config=QUIET,
-            tags={"dagster/asset_partition_range_start": HISTORY[0],
-                  "dagster/asset_partition_range_end": HISTORY[1]})
-        defs.resolve_job_def("train_job").execute_in_process(
-            instance=inst, tags={"tipoff/retrain_reason": "test"},
-            run_config={**QUIET, "ops": {"win_model": {"config": {"fast": True,
-                                                                  "max_log_loss": 1.0}},
-                                         "minutes_model": {"config": {"fast": True}}}})
+        build_trained_store(root, HISTORY)
         steps.run(date=PAST, as_of=f"{PAST}T17:00:00+00:00", root=root, n_sims=2000)
         steps.run(date=DAY, as_of=f"{DAY}T17:00:00+00:00", root=root, n_sims=2000)
         slate = read_table("game_scores", DAY, root=root)

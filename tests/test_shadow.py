@@ -18,7 +18,7 @@ from pipeline_assets.monitoring.shadow import compare_shadow, predictions_of_rec
 from resources import storage
 from resources.predictions_log import COLUMNS, PredictionsLog
 from resources.registry import ModelIntegrityError, ModelRegistry
-from tests.helpers import partition_dir, run_folder, use_simulated_store
+from tests.helpers import build_trained_store, partition_dir, run_folder, use_simulated_store
 from tipoff_core import catalog
 
 WIN = "win_market_free"
@@ -211,30 +211,11 @@ def test_model_performance_reports_the_shadow_comparison(tmp_path):
 
 # ----------------------------------------------------------------------------- a real slate
 
-def _use(monkeypatch, root: Path) -> None:
-    use_simulated_store(monkeypatch, root)
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A short simulated history with production models (fast grid, lenient floor)."""
     root = tmp_path_factory.mktemp("shadow_base")
-    mp = pytest.MonkeyPatch()
-    _use(mp, root)
-    try:
-        from pipeline_assets.definitions import defs
-        inst = dg.DagsterInstance.ephemeral()
-        assert defs.resolve_job_def("history_job").execute_in_process(
-            instance=inst, run_config=QUIET,
-            tags={"dagster/asset_partition_range_start": HISTORY[0],
-                  "dagster/asset_partition_range_end": HISTORY[1]}).success
-        cfg = {"fast": True, "max_log_loss": 1.0}
-        assert defs.resolve_job_def("train_job").execute_in_process(
-            instance=inst, tags={"tipoff/retrain_reason": "test"},
-            run_config={**QUIET, "ops": {"win_model": {"config": cfg},
-                                         "minutes_model": {"config": {"fast": True}}}}).success
-    finally:
-        mp.undo()
+    build_trained_store(root, HISTORY)
     return root
 
 
@@ -257,7 +238,7 @@ def test_a_slate_logs_production_and_shadow_rows_and_game_scores_do_not_change(b
     shutil.copytree(shadowed, dagster_root)  # the same shadow version
     docs = {}
     for root in (plain, shadowed):
-        _use(monkeypatch, root)
+        use_simulated_store(monkeypatch, root)
         docs[root] = steps.run(date=DAY, as_of=AS_OF, root=root, n_sims=500,
                                registry=ModelRegistry(root / "models"),
                                predictions_log=PredictionsLog())
@@ -267,7 +248,7 @@ def test_a_slate_logs_production_and_shadow_rows_and_game_scores_do_not_change(b
     n = docs[shadowed]["metadata"]["total_games"]
     assert n > 0 and docs[shadowed]["storage"]["shadow_predictions_logged"] == n
 
-    _use(monkeypatch, dagster_root)
+    use_simulated_store(monkeypatch, dagster_root)
     from pipeline_assets.definitions import defs
     r = defs.resolve_job_def("live_job").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), partition_key=DAY,

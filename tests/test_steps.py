@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -11,37 +10,18 @@ import pytest
 
 from pipeline_assets import steps
 from pipeline_assets.cli import main
-from tests.helpers import read_table, run_folder, use_simulated_store
+from tests.helpers import build_trained_store, read_table, run_folder, use_simulated_store
 
 HISTORY = ("2025-10-21", "2025-12-10")
 DAY, AS_OF = "2025-12-11", "2025-12-11T17:00:00+00:00"
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
-def _use(monkeypatch, root: Path) -> None:
-    use_simulated_store(monkeypatch, root)
-
-
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A short simulated history with production models (fast grid, lenient floor)."""
     root = tmp_path_factory.mktemp("steps_base")
-    mp = pytest.MonkeyPatch()
-    _use(mp, root)
-    try:
-        from pipeline_assets.definitions import defs
-        inst = dg.DagsterInstance.ephemeral()
-        defs.resolve_job_def("history_job").execute_in_process(
-            instance=inst, run_config=QUIET,
-            tags={"dagster/asset_partition_range_start": HISTORY[0],
-                  "dagster/asset_partition_range_end": HISTORY[1]})
-        cfg = {"fast": True, "max_log_loss": 1.0}
-        defs.resolve_job_def("train_job").execute_in_process(
-            instance=inst, tags={"tipoff/retrain_reason": "test"},
-            run_config={**QUIET, "ops": {"win_model": {"config": cfg},
-                                         "minutes_model": {"config": {"fast": True}}}})
-    finally:
-        mp.undo()
+    build_trained_store(root, HISTORY)
     return root
 
 
@@ -49,7 +29,7 @@ def base(tmp_path_factory):
 def root(base, tmp_path, monkeypatch):
     r = tmp_path / "data"
     shutil.copytree(base, r)
-    _use(monkeypatch, r)
+    use_simulated_store(monkeypatch, r)
     return r
 
 
