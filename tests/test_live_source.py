@@ -816,3 +816,30 @@ def test_final_ts_estimate_policy_is_stable_and_bounded_by_as_of(fx):
     assert set(t.final_ts) == {pd.Timestamp("2025-10-22T07:00:00Z")}  # 03:00 ET next day
     with pytest.raises(ValueError):
         LiveSource(http=HttpClient(transport=Router()), final_ts_policy="later")
+
+
+@pytest.mark.parametrize("env, kind, fragment", [
+    ("TIPOFF_NBA_CDN_URL", "schedule", "/static/json/staticData/scheduleLeagueV2.json"),
+    ("TIPOFF_ODDS_API_URL", "odds", "/v4/sports/basketball_nba/odds"),
+])
+def test_base_urls_follow_the_environment(fx, monkeypatch, env, kind, fragment):
+    """Every request goes to the overriding base URL (a mirror, or recorded responses served
+    locally), with the endpoint's own path kept."""
+    monkeypatch.setenv(env, "http://mirror.local:8123/")
+    base = odds_routes(fx)
+    router = Router({"scheduleLeagueV2": base.routes["scheduleLeagueV2"],
+                     "basketball_nba/odds": fx["odds"]})
+    src, _, _ = make_source(router)
+    src.fetch(kind, ODDS_DATE, AS_OF)
+    urls = [u for u, _ in router.calls]
+    assert f"http://mirror.local:8123{fragment}" in urls
+    if env == "TIPOFF_ODDS_API_URL":
+        assert not any("the-odds-api.com" in u for u in urls)
+
+
+def test_stats_base_url_follows_the_environment(monkeypatch):
+    from resources.sources.live import stats_url
+    monkeypatch.delenv("TIPOFF_NBA_STATS_URL", raising=False)
+    assert stats_url("commonteamroster") == "https://stats.nba.com/stats/commonteamroster"
+    monkeypatch.setenv("TIPOFF_NBA_STATS_URL", "http://127.0.0.1:9/")
+    assert stats_url("commonteamroster") == "http://127.0.0.1:9/stats/commonteamroster"

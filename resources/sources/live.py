@@ -12,6 +12,9 @@ Endpoints (logical names, used in errors and `Extract.endpoint`):
                                 (the newest official PDF at as_of, see sources/injury_report.py;
                                 or rows from an injected provider)
 
+Every base URL can be overridden by the environment, read at request time: TIPOFF_NBA_CDN_URL,
+TIPOFF_NBA_STATS_URL, TIPOFF_ODDS_API_URL, TIPOFF_INJURY_REPORT_URL (the folder of the PDFs).
+
 Semantics and decisions (see also each `_fetch_*`):
 
 - Everything here is "what the endpoint says now": `snapshot_ts` is `as_of` (the moment of the
@@ -76,11 +79,35 @@ from resources.sources.injury_report import official_report_provider
 
 SOURCE = "live"
 
-SCHEDULE_URL = "https://cdn.nba.com/static/json/staticData/scheduleLeagueV2.json"
-SCOREBOARD_URL = "https://cdn.nba.com/static/json/liveData/scoreboard/todaysScoreboard_00.json"
-PLAY_BY_PLAY_URL = "https://cdn.nba.com/static/json/liveData/playbyplay/playbyplay_{game_id}.json"
-STATS_URL = "https://stats.nba.com/stats/{endpoint}"
-ODDS_URL = "https://api.the-odds-api.com/v4/sports/basketball_nba/odds"
+# Base URLs; each can be pointed elsewhere (a mirror, a proxy, a local server of recorded
+# responses in tests) by its environment variable, read at request time.
+BASE_URLS = {
+    "TIPOFF_NBA_CDN_URL": "https://cdn.nba.com",
+    "TIPOFF_NBA_STATS_URL": "https://stats.nba.com",
+    "TIPOFF_ODDS_API_URL": "https://api.the-odds-api.com",
+}
+SCHEDULE_PATH = "/static/json/staticData/scheduleLeagueV2.json"
+SCOREBOARD_PATH = "/static/json/liveData/scoreboard/todaysScoreboard_00.json"
+PLAY_BY_PLAY_PATH = "/static/json/liveData/playbyplay/playbyplay_{game_id}.json"
+STATS_PATH = "/stats/{endpoint}"
+ODDS_PATH = "/v4/sports/basketball_nba/odds"
+
+
+def base_url(env: str) -> str:
+    """The base URL of a service: `$<env>` if set, else the public one (no trailing slash)."""
+    return (os.environ.get(env) or BASE_URLS[env]).rstrip("/")
+
+
+def cdn_url(path: str) -> str:
+    return base_url("TIPOFF_NBA_CDN_URL") + path
+
+
+def stats_url(endpoint: str) -> str:
+    return base_url("TIPOFF_NBA_STATS_URL") + STATS_PATH.format(endpoint=endpoint)
+
+
+def odds_api_url(path: str) -> str:
+    return base_url("TIPOFF_ODDS_API_URL") + path
 
 EP_SCHEDULE = "cdn.scheduleLeagueV2"
 EP_SCOREBOARD = "cdn.todaysScoreboard"
@@ -429,14 +456,14 @@ class LiveSource:
     def play_by_play(self, game_id: str) -> dict | None:
         """The CDN play-by-play payload of a game (the game rating's exact basis); raises
         SourceError when it cannot be fetched or is not a JSON object."""
-        payload, raw = self.http.get_json(PLAY_BY_PLAY_URL.format(game_id=game_id),
+        payload, raw = self.http.get_json(cdn_url(PLAY_BY_PLAY_PATH.format(game_id=game_id)),
                                           endpoint=EP_PLAY_BY_PLAY)
         return _Doc(EP_PLAY_BY_PLAY, raw).check(payload, "", "dict")
 
     def game_states(self, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
         """In-game states of `game_date` from the CDN scoreboard (see `in_game`); a scoreboard of
         another day gives no rows (it covers only the league's current day)."""
-        payload, raw = self.http.get_json(SCOREBOARD_URL, endpoint=EP_SCOREBOARD)
+        payload, raw = self.http.get_json(cdn_url(SCOREBOARD_PATH), endpoint=EP_SCOREBOARD)
         notes: dict = {}
         table = self.parse_game_states(payload, raw, to_date(game_date), utc(as_of), notes)
         return Extract(in_game.KIND, table, raw, EP_SCOREBOARD, SOURCE, notes)
@@ -492,7 +519,7 @@ class LiveSource:
         now = self.http.clock()
         if self._schedule_cache is not None and now - self._schedule_cache[0] < self.schedule_ttl:
             return self._schedule_cache[1], self._schedule_cache[2]
-        payload, raw = self.http.get_json(SCHEDULE_URL, endpoint=EP_SCHEDULE)
+        payload, raw = self.http.get_json(cdn_url(SCHEDULE_PATH), endpoint=EP_SCHEDULE)
         if self.schedule_ttl > 0:
             self._schedule_cache = (now, payload, raw)
         return payload, raw
@@ -582,7 +609,7 @@ class LiveSource:
     # ----------------------------------------------------------------- results
     def _results(self, game_date, as_of, notes) -> tuple[pd.DataFrame, dict[str, Any], str]:
         """(results frame, {request name: (payload, raw)}, endpoint used)."""
-        payload, raw = self.http.get_json(SCOREBOARD_URL, endpoint=EP_SCOREBOARD)
+        payload, raw = self.http.get_json(cdn_url(SCOREBOARD_PATH), endpoint=EP_SCOREBOARD)
         doc = _Doc(EP_SCOREBOARD, raw)
         doc.check(payload, "", "dict")
         sb = doc.get(payload, "scoreboard", "", "dict")
@@ -601,7 +628,7 @@ class LiveSource:
                       "DateTo": game_date.strftime("%m/%d/%Y"), "Direction": "ASC",
                       "LeagueID": "00", "PlayerOrTeam": "T", "Season": season_of(game_date),
                       "SeasonType": st, "Sorter": "DATE"}
-            p, r = self.http.get_json(STATS_URL.format(endpoint="leaguegamelog"), params,
+            p, r = self.http.get_json(stats_url("leaguegamelog"), params,
                                       endpoint=EP_GAMELOG)
             requests_made[f"{EP_GAMELOG}[{st}]"] = (p, r)
             frames.append(self.parse_league_game_log(p, r, game_date, as_of, notes,
@@ -792,7 +819,7 @@ class LiveSource:
         for game_id, gdate in sorted(zip(results["game_id"], results["game_date"])):
             params = {"EndPeriod": "0", "EndRange": "0", "GameID": game_id, "RangeType": "0",
                       "StartPeriod": "0", "StartRange": "0"}
-            p, r = self.http.get_json(STATS_URL.format(endpoint="boxscoretraditionalv3"),
+            p, r = self.http.get_json(stats_url("boxscoretraditionalv3"),
                                       params, endpoint=EP_BOX)
             kept[f"{EP_BOX}[{game_id}]"] = p
             frames.append(self.parse_box_score(p, r, game_id, gdate, as_of, notes))
@@ -826,7 +853,7 @@ class LiveSource:
                 skipped += 1
                 continue
             params = {"LeagueID": "00", "Season": season, "TeamID": tid}
-            p, r = self.http.get_json(STATS_URL.format(endpoint="commonteamroster"), params,
+            p, r = self.http.get_json(stats_url("commonteamroster"), params,
                                       endpoint=EP_ROSTER)
             kept[f"{EP_ROSTER}[{tid}]"] = p
             frames.append(self.parse_roster(p, r, tid, as_of))
@@ -936,7 +963,7 @@ class LiveSource:
             "commenceTimeTo": (day_start + pd.Timedelta(days=1)).tz_convert("UTC")
             .strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        payload, raw = self.http.get_json(ODDS_URL, params, endpoint=EP_ODDS)
+        payload, raw = self.http.get_json(odds_api_url(ODDS_PATH), params, endpoint=EP_ODDS)
         secrets = self.http.secrets
         raw = scrub_bytes(raw, secrets)  # in case the server ever echoes the key
         df = self.parse_odds(payload, raw, sched, game_date, as_of, notes)
