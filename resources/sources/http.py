@@ -110,6 +110,11 @@ def scrub_bytes(body: bytes | None, secrets: set[str] | frozenset[str]) -> bytes
     return body
 
 
+# Secrets that are not query parameters (e.g. an alert webhook, whose path is the credential):
+# every RedactingFilter scrubs them too.
+_LOG_SECRETS: set[str] = set()
+
+
 class RedactingFilter(logging.Filter):
     """Scrubs secret-like `name=value` pairs (and known secret values) from log records of the
     HTTP libraries: urllib3 logs every request line, query string and all, at DEBUG."""
@@ -120,7 +125,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact_text(message, self._secrets())
+        clean = redact_text(message, self._secrets() | _LOG_SECRETS)
         if clean != message:
             record.msg, record.args = clean, None
         return True
@@ -136,6 +141,13 @@ def install_log_redaction(secrets: Callable[[], frozenset[str]] = frozenset) -> 
         logger = logging.getLogger(name)
         logger.filters = [f for f in logger.filters if not isinstance(f, RedactingFilter)]
         logger.addFilter(RedactingFilter(secrets))
+
+
+def redact_in_logs(*secrets: str) -> None:
+    """Scrub these literal values from every HTTP-library log record from now on."""
+    _LOG_SECRETS.update(s for s in secrets if s)
+    if not any(isinstance(f, RedactingFilter) for f in logging.getLogger(HTTP_LOGGERS[0]).filters):
+        install_log_redaction()
 
 
 class HttpClient:
