@@ -265,6 +265,156 @@ def test_tipoff_run_goes_on_without_a_failed_feed(root, tmp_path, monkeypatch, c
     assert not (root / "artifacts/game_scores" / DAY / f"run={TOKEN[T3]}").exists()
 
 
+# ----------------------------------------------------------------------------- live, offline
+
+LIVE_DAY = "2025-10-02"  # the recorded schedule's first date: NYK v PHI (preseason, Abu Dhabi)
+ODDS_KEY = "dummy-odds-key-7f3a91c2"
+
+
+class RecordedServices:
+    """The four live services from the recorded responses in ../shared/fixtures, served unmodified
+    from one local HTTP server (the services' paths do not overlap; the injury reports' folder is
+    /injury).  A request with no recording gets what the service answers for something it does
+    not have: the injury CDN 404 for a report that was not published (403 to everything in
+    `injury_mode="forbidden"`), stats.nba.com 404, The Odds API an empty list for a window without
+    recorded events (401 without a key)."""
+
+    ODDS_EVENTS = "odds_api_v4/basketball_nba_odds_us_h2h_spreads_totals_american_TRIMMED.json"
+    # the report's own URL (hour names before 2025-12-23: the 12PM file holds the 12:30 report)
+    REPORTS = {"Injury-Report_2024-01-04_12PM.pdf":
+               "nba_official_injury_report/Injury-Report_2024-01-04_12_30PM.pdf"}
+
+    def __init__(self, fixtures):
+        import http.server
+        import threading
+        from urllib.parse import parse_qs, urlsplit
+
+        self.fixtures, self.injury_mode, self.requests = fixtures, "missing", []
+        events = json.loads((fixtures / self.ODDS_EVENTS).read_text())
+        commence = [pd.Timestamp(e["commence_time"]) for e in events]
+        svc = self
+
+        def answer(path: str, q: dict) -> tuple[int, bytes]:
+            if path == "/static/json/staticData/scheduleLeagueV2.json":
+                return 200, (fixtures / "nba_cdn/scheduleLeagueV2_2025-26_TRIMMED_first2dates.json").read_bytes()
+            if path == "/static/json/liveData/scoreboard/todaysScoreboard_00.json":
+                return 200, (fixtures / "nba_cdn/todaysScoreboard_00_2023-04-20.json").read_bytes()
+            if path == "/stats/commonteamroster" and q.get("TeamID") == "1610612738":
+                return 200, (fixtures / "stats_nba_com/commonteamroster_BOS_2025-26.json").read_bytes()
+            if path == "/v4/sports/basketball_nba/odds":
+                if not q.get("apiKey"):
+                    return 401, b'{"message": "API key is missing"}'
+                lo, hi = pd.Timestamp(q["commenceTimeFrom"]), pd.Timestamp(q["commenceTimeTo"])
+                return 200, ((fixtures / self.ODDS_EVENTS).read_bytes()
+                             if any(lo <= c <= hi for c in commence) else b"[]")
+            if path.startswith("/injury/"):
+                if svc.injury_mode == "forbidden":
+                    return 403, b"<Error><Code>AccessDenied</Code></Error>"
+                name = path.rsplit("/", 1)[-1]
+                if name in self.REPORTS:
+                    return 200, (fixtures / self.REPORTS[name]).read_bytes()
+            return 404, b"not found"
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                parts = urlsplit(self.path)
+                q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                status, body = answer(parts.path, q)
+                svc.requests.append((parts.path, status))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # request lines carry the API key: never print them
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def env(self) -> dict[str, str]:
+        return {"TIPOFF_NBA_CDN_URL": self.url, "TIPOFF_NBA_STATS_URL": self.url,
+                "TIPOFF_ODDS_API_URL": self.url, "TIPOFF_INJURY_REPORT_URL": f"{self.url}/injury"}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_live_job_offline_on_recorded_responses(root, fixtures_dir, monkeypatch, caplog,
+                                                 request):
+    """TIPOFF_SOURCE=live against the recorded responses: a scored slate, then the injury feed
+    answering 403 (a degraded slate, an alert).  What the recordings cannot give, the pipeline
+    honestly goes without: no injury report was recorded for this preseason date (404s), only
+    BOS's roster was recorded (this game's rosters: 404), and the recorded odds event is of
+    2022-11-22 (no odds for the date: the slate scores without market columns and says so)."""
+    from resources.sources import make_source
+    from sensors.alerts import degraded_slate_alert_sensor
+    from sensors.live_runs import live_run_registry_sensor
+    with RecordedServices(fixtures_dir) as services:
+        for k, v in {**services.env(), "TIPOFF_SOURCE": "live", "ODDS_API_KEY": ODDS_KEY,
+                     "TIPOFF_HTTP_MIN_INTERVAL": "0"}.items():
+            monkeypatch.setenv(k, v)
+        make_source.cache_clear()  # a LiveSource built with this environment
+        request.addfinalizer(make_source.cache_clear)
+        inst = dg.DagsterInstance.ephemeral()
+        run = defs.resolve_job_def("live_job").execute_in_process
+        r1 = run(instance=inst, partition_key=LIVE_DAY, raise_on_error=False,
+                 run_config={**QUIET, "ops": {"game_scores": {"config": {"n_sims": 500}}}})
+        assert r1.success
+
+        scores = read_table("game_scores", LIVE_DAY, root=root)
+        assert list(scores["game_id"]) == ["0012500008"]
+        assert scores[["home_team_id", "away_team_id"]].values.tolist() == [[1610612752, 1610612755]]
+        assert np.isfinite(scores["p_home_win"]).all() and scores["p_market_home"].isna().all()
+        logged = PredictionsLog().read(LIVE_DAY)
+        assert list(logged["game_id"]) == ["0012500008"] and set(logged["source"]) == {"live"}
+        sched = read_table("schedule_snapshot", LIVE_DAY, root=root)
+        as_of = sched["tip_ts"].min() - pd.Timedelta(minutes=5)  # the past-date as-of rule
+        token = as_of.strftime("%Y%m%dT%H%M%SZ")
+        assert len(read_table("odds_snapshot", LIVE_DAY, root=root)) == 0  # no events: not a failure
+        s1 = json.loads((run_folder("game_scores", LIVE_DAY, token, root) / "summary.json").read_text())
+        assert s1["source"] == "live" and s1["games_without_odds"] == 1
+        assert set(s1["degraded_feeds"]) == {"injuries", "rosters"}
+        assert "no injury report" in s1["degraded_feeds"]["injuries"]
+        assert "x HTTP 404" in s1["degraded_feeds"]["injuries"]
+        assert "HTTP 404" in s1["degraded_feeds"]["rosters"]
+        assert "odds" not in s1["degraded_feeds"]
+
+        # the injury feed now answers 403 to everything, a few minutes later
+        services.injury_mode = "forbidden"
+        later = (as_of + pd.Timedelta(minutes=3)).isoformat()
+        r2 = run(instance=inst, partition_key=LIVE_DAY, raise_on_error=False,
+                 tags={RUN_AS_OF_TAG: later},
+                 run_config={**QUIET, "ops": {"game_scores": {"config": {"n_sims": 500}}}})
+        assert r2.success
+        (mat,) = r2.asset_materializations_for_node("injury_snapshot")
+        assert mat.metadata["feed_status"].value == "failed"
+        assert "x HTTP 403" in mat.metadata["error"].value
+        with RecordingWebhook() as hook:
+            monkeypatch.setenv(alerts.WEBHOOK_ENV, hook.url)
+            degraded_slate_alert_sensor(run_status_context("degraded_slate_alert_sensor", inst, r2))
+            live_run_registry_sensor(run_status_context("live_run_registry_sensor", inst, r2))
+        (body,) = hook.bodies
+        assert LIVE_DAY in body["text"] and f"/runs/{r2.run_id}" in body["text"]
+        assert "injuries:" in body["text"] and "x HTTP 403" in body["text"]
+        entry = read_live_runs(root).iloc[-1]
+        assert bool(entry["degraded"]) and entry["run_id"] == r2.run_id
+
+    # the dummy key reached the server but nothing we keep or log
+    assert ("/v4/sports/basketball_nba/odds", 200) in services.requests
+    assert ("/stats/commonteamroster", 404) in services.requests
+    leaks = [str(p) for p in root.rglob("*") if p.is_file() and ODDS_KEY.encode() in p.read_bytes()]
+    assert leaks == []
+    logs = " ".join(str(e.message) for r in (r1, r2) for e in inst.all_logs(r.run_id))
+    assert ODDS_KEY not in logs + caplog.text + json.dumps(hook.bodies)
+
+
 # ----------------------------------------------------------------------------- train_job alerts
 
 def test_a_drift_retrain_and_its_gate_rejection_are_posted(root, monkeypatch):
