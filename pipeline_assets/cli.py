@@ -232,8 +232,9 @@ def cmd_live_runs(args) -> int:
     if df.empty:
         print("no live runs recorded")
         return 0
-    cols = [c for c in ("date", "run_as_of_ts", "status", "trigger", "games", "model_version",
-                        "snapshot_age_hours", "warnings", "error", "run_id") if c in df.columns]
+    cols = [c for c in ("date", "run_as_of_ts", "status", "degraded", "trigger", "games",
+                        "model_version", "snapshot_age_hours", "degraded_feeds", "warnings",
+                        "error", "run_id") if c in df.columns]
     df[cols].tail(args.limit).to_csv(sys.stdout, index=False)
     return 0
 

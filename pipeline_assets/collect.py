@@ -25,27 +25,31 @@ class CollectError(RuntimeError):
 
     def __init__(self, error: SourceError, kept: Path | None):
         self.error, self.kept = error, kept
-        super().__init__(f"{error}" + (f" (raw payload kept at {kept})" if kept else ""))
+        super().__init__(f"{error}" + (f" (raw payload kept at {kept})" if kept and error.raw
+                                       else f" (recorded at {kept})" if kept else ""))
 
 
 def quarantine(error: SourceError, kind: str, day: str, as_of: pd.Timestamp,
-               root: Path) -> Path | None:
-    """Keep the complete offending payload for audit: one record per attempt,
+               root: Path) -> Path:
+    """Keep every failure for audit: one record per attempt,
     `quarantine/<kind>/<date>/<as-of>-<source>-<unique>.json` (error, endpoint, field), pointing
-    at the payload stored once by content, `quarantine/payloads/<sha256>.raw`.  Returns the
-    record's path."""
-    if not error.raw:
-        return None
-    digest = storage.sha256(error.raw)
-    payload = root / "quarantine" / "payloads" / f"{digest}.raw"
-    if not payload.exists():
-        storage.atomic_write_bytes(payload, error.raw)
+    at the complete offending payload stored once by content, `quarantine/payloads/<sha256>.raw`
+    (none when the source had no payload: a timeout, a report not found).  Returns the record's
+    path; live features read the records of their as-of to say why a feed is missing."""
+    payload = digest = None
+    if error.raw:
+        digest = storage.sha256(error.raw)
+        payload = root / "quarantine" / "payloads" / f"{digest}.raw"
+        if not payload.exists():
+            storage.atomic_write_bytes(payload, error.raw)
     record = root / "quarantine" / kind / day / \
         f"{ts_token(as_of)}-{error.source}-{uuid.uuid4().hex[:12]}.json"
     storage.write_json(record, {"error": str(error), "endpoint": error.endpoint,
                                 "field": error.field, "source": error.source, "date": day,
-                                "run_as_of_ts": as_of.isoformat(), "payload": str(payload),
-                                "payload_sha256": digest, "payload_bytes": len(error.raw)})
+                                "run_as_of_ts": as_of.isoformat(),
+                                "payload": str(payload) if payload else None,
+                                "payload_sha256": digest,
+                                "payload_bytes": len(error.raw) if error.raw else 0})
     return record
 
 

@@ -4,7 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline_assets.feature_checks import anti_leak_violations, cutoff_violations
-from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, DEFAULT_ROSTER_FALLBACK_DAYS,
+from pipeline_assets.featureio import (DEFAULT_ROSTER_FALLBACK_DAYS,
                                        History, LiveInputError, LivePolicy, build_gold, build_live,
                                        latest_per_game, load_history, parity, read_live_inputs,
                                        write_gold, write_live)
@@ -104,21 +104,24 @@ def gold_features(context: dg.AssetExecutionContext, store: StorageResource):
 
 
 class LiveFeatureConfig(dg.Config):
-    """As-of policy of a live feature run."""
+    """As-of policy of a live feature run.  Unset limits and feeds come from the environment
+    (`TIPOFF_MAX_AGE_HOURS`, `TIPOFF_REQUIRED_FEEDS`; defaults `featureio.DEFAULT_MAX_AGE_HOURS`
+    and the schedule only).  A feed that is not required and has no run within its max age is
+    left out (its features missing) and the slate is marked degraded."""
 
     run_as_of_ts: str = ""
-    max_age_hours_schedule: float = DEFAULT_MAX_AGE_HOURS["schedule"]
-    max_age_hours_injuries: float = DEFAULT_MAX_AGE_HOURS["injuries"]
-    max_age_hours_odds: float = DEFAULT_MAX_AGE_HOURS["odds"]
-    max_age_hours_rosters: float = DEFAULT_MAX_AGE_HOURS["rosters"]
+    max_age_hours_schedule: float | None = None
+    max_age_hours_injuries: float | None = None
+    max_age_hours_odds: float | None = None
+    max_age_hours_rosters: float | None = None
     roster_fallback_days: int = DEFAULT_ROSTER_FALLBACK_DAYS
-    allow_missing: list[str] = []
+    required_feeds: list[str] | None = None
 
     def policy(self) -> LivePolicy:
-        return LivePolicy({"schedule": self.max_age_hours_schedule,
-                           "injuries": self.max_age_hours_injuries,
-                           "odds": self.max_age_hours_odds, "rosters": self.max_age_hours_rosters},
-                          self.roster_fallback_days, tuple(self.allow_missing))
+        return LivePolicy.for_feeds(self.required_feeds, {
+            "schedule": self.max_age_hours_schedule, "injuries": self.max_age_hours_injuries,
+            "odds": self.max_age_hours_odds, "rosters": self.max_age_hours_rosters},
+            self.roster_fallback_days)
 
 
 def stored_tips(day: str, root) -> pd.Series:
@@ -157,6 +160,9 @@ def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
         context.log.info(f"live features {day} as of {as_of.isoformat()}: {len(result.games)} "
                          f"games, {len(result.minutes)} player rows; warnings: "
                          f"{result.summary['warnings']}")
+        if result.summary["degraded"]:
+            context.log.warning(f"live features {day}: DEGRADED -- " + "; ".join(
+                f"{k}: {why}" for k, why in result.summary["degraded_feeds"].items()))
         results[day] = result
         folders[day] = {fs: write_live(result, fs, day, as_of, root) for fs in ("game", "minutes")}
     last = context.partition_keys[-1]
@@ -165,6 +171,7 @@ def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
     stale = {d: {k: v for k, v in a.items() if v is not None and v > limits[k]}
              for d, a in ages.items()}
     stale = {d: v for d, v in stale.items() if v}
+    degraded = {d: r.summary["degraded_feeds"] for d, r in results.items() if r.summary["degraded"]}
     for fs in ("game", "minutes"):
         frames = [r.games if fs == "game" else r.minutes for r in results.values()]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -172,15 +179,19 @@ def live_features(context: dg.AssetExecutionContext, config: LiveFeatureConfig,
         md.update({"run_as_of_ts": ", ".join(sorted({t.isoformat() for t in as_ofs.values()}))[:500],
                    "dates": len(results), "path": dg.MetadataValue.path(str(folders[last][fs])),
                    "snapshot_age_hours": dg.MetadataValue.json(ages[last]),
-                   "warnings": dg.MetadataValue.json(results[last].summary["warnings"])})
+                   "warnings": dg.MetadataValue.json(results[last].summary["warnings"]),
+                   "degraded": bool(degraded),
+                   "degraded_feeds": dg.MetadataValue.json(results[last].summary["degraded_feeds"])})
         yield dg.MaterializeResult(asset_key=LIVE[fs], metadata=md)
         cutoff_bound = as_ofs[last] if len(results) == 1 else None
         for check in _feature_checks(fs, LIVE[fs], df, history.results, cutoff_bound):
             yield check
-        yield dg.AssetCheckResult(asset_key=LIVE[fs], check_name="freshness", passed=not stale,
+        yield dg.AssetCheckResult(asset_key=LIVE[fs], check_name="freshness",
+                                  passed=not stale and not degraded,
                                   severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"ages_hours": dg.MetadataValue.json(ages[last]),
                                             "stale": dg.MetadataValue.json(stale),
+                                            "degraded_feeds": dg.MetadataValue.json(degraded),
                                             "limits_hours": dg.MetadataValue.json(limits)})
 
 

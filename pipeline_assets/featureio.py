@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +27,50 @@ DEFAULT_MAX_AGE_HOURS = {"schedule": 72.0, "injuries": 12.0, "odds": 12.0, "rost
 DEFAULT_ROSTER_FALLBACK_DAYS = 3
 TS = "datetime64[us, UTC]"
 
+# --- degrade, don't die: which feeds a live slate cannot do without, and how old is too old.
+# A required feed that fails stops the run; any other feed that fails (or is missing, or older
+# than its max age) leaves the slate scoring without it, marked degraded.  No schedule, no slate:
+# the schedule is always required.
+REQUIRED_FEEDS_ENV = "TIPOFF_REQUIRED_FEEDS"    # comma list of snapshot kinds, default schedule
+MAX_AGE_HOURS_ENV = "TIPOFF_MAX_AGE_HOURS"      # e.g. "injuries=6,odds=3" (others: defaults)
+ALWAYS_REQUIRED = ("schedule",)
+FEED_OK, FEED_FALLBACK, FEED_STALE, FEED_MISSING = "ok", "fallback", "stale", "missing"
+
 
 class LiveInputError(RuntimeError):
     pass
+
+
+def required_feeds(value: str | list[str] | tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The snapshot kinds a live slate requires: `value` (a comma list or a list), else
+    $TIPOFF_REQUIRED_FEEDS, else just the schedule (always included).  Unknown kinds raise
+    ValueError naming the known ones."""
+    if value is None:
+        value = os.environ.get(REQUIRED_FEEDS_ENV, "")
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    names = [n for n in names if n]
+    unknown = [n for n in names if n not in SNAPSHOT_KINDS]
+    if unknown:
+        raise ValueError(f"{REQUIRED_FEEDS_ENV} / required_feeds: unknown feed(s) "
+                         f"{', '.join(unknown)}; choose from {', '.join(SNAPSHOT_KINDS)}")
+    return tuple(k for k in SNAPSHOT_KINDS if k in names or k in ALWAYS_REQUIRED)
+
+
+def max_age_hours(overrides: dict[str, float | None] | None = None) -> dict[str, float]:
+    """Per-feed freshness limits: DEFAULT_MAX_AGE_HOURS, then $TIPOFF_MAX_AGE_HOURS
+    ("injuries=6,odds=3"), then `overrides` (None values ignored)."""
+    limits = dict(DEFAULT_MAX_AGE_HOURS)
+    for item in filter(None, (i.strip() for i in os.environ.get(MAX_AGE_HOURS_ENV, "").split(","))):
+        kind, sep, hours = item.partition("=")
+        try:
+            if not sep or kind.strip() not in limits:
+                raise ValueError
+            limits[kind.strip()] = float(hours)
+        except ValueError:
+            raise ValueError(f"{MAX_AGE_HOURS_ENV}: {item!r} is not <feed>=<hours> with a feed "
+                             f"among {', '.join(SNAPSHOT_KINDS)}") from None
+    limits.update({k: float(v) for k, v in (overrides or {}).items() if v is not None})
+    return limits
 
 
 @dataclass
@@ -116,11 +158,31 @@ def write_gold(games: pd.DataFrame, minutes: pd.DataFrame, dates: list[str], roo
 
 # ----------------------------------------------------------------------------- live
 
+def _optional_feeds() -> tuple[str, ...]:
+    required = required_feeds()
+    return tuple(k for k in SNAPSHOT_KINDS if k not in required)
+
+
 @dataclass
 class LivePolicy:
-    max_age_hours: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MAX_AGE_HOURS))
+    """Freshness limits and which feeds may be missing (default: the environment's
+    `required_feeds` and `max_age_hours`)."""
+
+    max_age_hours: dict[str, float] = field(default_factory=max_age_hours)
     roster_fallback_days: int = DEFAULT_ROSTER_FALLBACK_DAYS
-    allow_missing: tuple[str, ...] = ()  # snapshot kinds allowed to be absent or stale
+    # snapshot kinds allowed to be absent, stale or failed (the slate is then degraded)
+    allow_missing: tuple[str, ...] = field(default_factory=_optional_feeds)
+
+    @classmethod
+    def for_feeds(cls, required=None, max_age: dict[str, float | None] | None = None,
+                  roster_fallback_days: int = DEFAULT_ROSTER_FALLBACK_DAYS) -> "LivePolicy":
+        req = required_feeds(required)
+        return cls(max_age_hours(max_age), roster_fallback_days,
+                   tuple(k for k in SNAPSHOT_KINDS if k not in req))
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(k for k in SNAPSHOT_KINDS if k not in self.allow_missing)
 
 
 @dataclass
@@ -132,6 +194,7 @@ class LiveInputs:
     frames: dict[str, pd.DataFrame]
     tokens: dict[str, list[str]]
     read_day: dict[str, str]
+    failures: dict[str, str] = field(default_factory=dict)  # kind -> why its fetch at the as-of failed
 
 
 @dataclass
@@ -165,9 +228,11 @@ def _read(kind: str, day: str, tokens: list[str], as_of: pd.Timestamp, root: Pat
 
 
 def read_live_inputs(day: str, as_of: pd.Timestamp, root: Path, policy: LivePolicy,
-                     pending: Pending | None = None) -> LiveInputs:
+                     pending: Pending | None = None, failures: dict[str, str] | None = None
+                     ) -> LiveInputs:
     """The snapshot runs of `day` at or before `as_of` in the store, plus `pending` runs at the
-    as-of that are not stored yet (the step runner's collected snapshots)."""
+    as-of that are not stored yet (the step runner's collected snapshots), and the feeds whose
+    fetch at the as-of failed (`failures`, plus the quarantine records of that as-of)."""
     pending = pending or {}
     frames, tokens, read_day = {}, {}, {}
     for kind in SNAPSHOT_KINDS:
@@ -194,7 +259,27 @@ def read_live_inputs(day: str, as_of: pd.Timestamp, root: Path, policy: LivePoli
     frames["injuries"] = pd.concat(
         [storage.read_snapshot_history(catalog.snapshot("injuries"), earlier, root),
          frames["injuries"]], ignore_index=True).drop_duplicates(ignore_index=True)
-    return LiveInputs(frames, tokens, read_day)
+    failed = {k: why for k, why in failed_fetches(day, as_of, root).items()
+              if (k, day) not in pending}
+    failed.update(failures or {})
+    return LiveInputs(frames, tokens, read_day, failed)
+
+
+def failed_fetches(day: str, as_of: pd.Timestamp, root: Path) -> dict[str, str]:
+    """Snapshot kinds whose fetch for `day` at exactly this as-of failed and left no run: kind ->
+    the error of the newest quarantine record (`collect.quarantine`) of that as-of."""
+    token, out = ts_token(as_of), {}
+    for kind in SNAPSHOT_KINDS:
+        if (storage.partition_dir(catalog.snapshot(kind), day, root) / f"run={token}").is_dir():
+            continue  # a later attempt at the same as-of succeeded
+        records = sorted((root / "quarantine" / kind / day).glob(f"{token}-*.json"),
+                         key=lambda p: p.stat().st_mtime)
+        if records:
+            try:
+                out[kind] = str(json.loads(records[-1].read_text())["error"])
+            except (ValueError, KeyError, OSError):
+                out[kind] = f"fetch failed (unreadable quarantine record {records[-1].name})"
+    return out
 
 
 def injury_dates(dates: list[str]) -> list[str]:
@@ -207,35 +292,37 @@ def injury_dates(dates: list[str]) -> list[str]:
 
 def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: History,
                policy: LivePolicy | None = None) -> LiveResult:
-    """Live features of `day` as of `run_as_of` (cutoff = min(as-of, tip))."""
+    """Live features of `day` as of `run_as_of` (cutoff = min(as-of, tip)).
+
+    Per feed: the newest stored run at or before the as-of is used when it is within the feed's
+    max age; a feed with no such run is treated as absent (its features take their no-data
+    values: no market, no injury statuses, no roster) -- allowed only for feeds the policy does
+    not require, and reported as degraded (`summary["feeds"]`, `summary["degraded_feeds"]`), as is
+    a feed whose fetch at this as-of failed (`inputs.failures`) even when an older run stands in."""
     policy = policy or LivePolicy()
     warnings: list[str] = []
-    ages: dict[str, float | None] = {}
     frames: dict[str, pd.DataFrame] = {}
     fallbacks: dict[str, str] = {}
+    feeds: dict[str, dict] = {}
+    degraded: dict[str, str] = {}  # kind -> why, for every feed not answered fresh at this as-of
     for kind in SNAPSHOT_KINDS:
         tokens = inputs.tokens[kind]
         if kind == "rosters" and tokens and inputs.read_day[kind] != day:
             fallbacks[kind] = inputs.read_day[kind]
             warnings.append(f"rosters: none yet for {day}, using {inputs.read_day[kind]}")
-        if not tokens:
-            ages[kind] = None
-            msg = f"no {kind} snapshot for {day} at or before {run_as_of.isoformat()}"
-            if kind not in policy.allow_missing:
-                raise LiveInputError(msg + f" -- materialize {kind} snapshots first or allow it "
-                                           "to be missing (allow_missing)")
-            warnings.append(msg)
-            frames[kind] = empty_frame(kind)
-            continue
-        age_h = (run_as_of - parse_ts_token(tokens[-1])).total_seconds() / 3600
-        ages[kind] = round(age_h, 3)
-        if age_h > policy.max_age_hours[kind]:
-            msg = (f"{kind} snapshot is {age_h:.1f} h old at {run_as_of.isoformat()} "
-                   f"(limit {policy.max_age_hours[kind]} h)")
-            if kind not in policy.allow_missing:
-                raise LiveInputError(msg)
-            warnings.append(msg)
-        frames[kind] = inputs.frames[kind]
+        feed = _feed_status(kind, day, run_as_of, tokens, inputs.failures.get(kind),
+                            policy.max_age_hours[kind])
+        feeds[kind] = feed
+        if feed["status"] in (FEED_MISSING, FEED_STALE) and kind not in policy.allow_missing:
+            raise LiveInputError(f"{feed['reason']} -- {kind} is a required feed: materialize "
+                                 f"{kind} snapshots first, or allow it to be missing "
+                                 f"({REQUIRED_FEEDS_ENV} / required_feeds)")
+        if feed["status"] != FEED_OK:
+            degraded[kind] = feed["reason"]
+            warnings.append(f"{kind}: {feed['reason']}")
+        frames[kind] = inputs.frames[kind] if feed["status"] in (FEED_OK, FEED_FALLBACK) \
+            else empty_frame(kind)
+    ages = {k: f["age_hours"] for k, f in feeds.items()}
 
     schedule = latest_per_game(frames["schedule"])
     schedule = schedule[schedule["game_date"] == day].reset_index(drop=True)
@@ -251,8 +338,31 @@ def build_live(day: str, run_as_of: pd.Timestamp, inputs: LiveInputs, history: H
         "games": len(games), "player_rows": len(minutes), "snapshot_age_hours": ages,
         "fallbacks": fallbacks, "warnings": warnings,
         "teams_without_roster": int((coverage["roster_players"] == 0).sum()) if len(coverage) else 0,
+        "games_without_odds": int((coverage["odds_rows"] == 0).sum()) if len(coverage) else 0,
+        "feeds": feeds, "degraded": bool(degraded), "degraded_feeds": degraded,
     }
     return LiveResult(games, minutes, summary, coverage)
+
+
+def _feed_status(kind: str, day: str, run_as_of: pd.Timestamp, tokens: list[str],
+                 failed: str | None, limit: float) -> dict:
+    """One feed at a run's as-of: `ok` (newest run within the max age, fetched fine), `fallback`
+    (this as-of's fetch failed, an older run within the max age stands in), `stale` (newest run
+    older than the max age) or `missing` (no run); the last two mean its features are missing."""
+    age = round((run_as_of - parse_ts_token(tokens[-1])).total_seconds() / 3600, 3) \
+        if tokens else None
+    if age is not None and age <= limit:
+        status = FEED_FALLBACK if failed else FEED_OK
+        reason = (f"fetch failed ({failed}); using the run of {tokens[-1]}, {age:.1f} h old "
+                  f"(limit {limit:g} h)") if failed else ""
+    else:
+        status = FEED_MISSING if age is None else FEED_STALE
+        reason = ("features missing: " + (
+            f"no {kind} snapshot for {day} at or before {run_as_of.isoformat()}" if age is None
+            else f"the newest {kind} snapshot ({tokens[-1]}) is {age:.1f} h old, limit "
+                 f"{limit:g} h") + (f"; fetch failed ({failed})" if failed else ""))
+    return {"status": status, "age_hours": age, "max_age_hours": limit,
+            "run": tokens[-1] if tokens else None, "error": failed, "reason": reason}
 
 
 def _coverage(targets, minutes, frames) -> pd.DataFrame:
@@ -303,6 +413,22 @@ def write_live(result: LiveResult, feature_set: str, day: str, run_as_of: pd.Tim
     return storage.write_run_folder(base, ts_token(run_as_of), live_files(result, feature_set)).path
 
 
+def slate_health(live_summary: dict) -> dict:
+    """What a scored slate reports about its inputs (game_scores summary and metadata, the run
+    registry): degraded or not, which feeds and why, snapshot ages, games without odds."""
+    return {"degraded": bool(live_summary.get("degraded")),
+            "degraded_feeds": dict(live_summary.get("degraded_feeds") or {}),
+            "snapshot_age_hours": live_summary.get("snapshot_age_hours"),
+            "games_without_odds": live_summary.get("games_without_odds")}
+
+
+def live_feature_summary(feature_set: str, day: str, token: str, root: Path) -> dict:
+    """summary.json of a live feature run (an empty dict for runs written before it existed)."""
+    path = storage.partition_dir(catalog.feature("live", feature_set), day, root) / \
+        f"run={token}" / "summary.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def live_feature_run(feature_set: str, day: str, as_of: pd.Timestamp, root: Path
                      ) -> tuple[pd.DataFrame, str]:
     """The live feature run a scorer at `as_of` uses (see `storage.select_run`): (table, token)."""
@@ -315,10 +441,15 @@ def live_feature_run(feature_set: str, day: str, as_of: pd.Timestamp, root: Path
     return storage.read_parquet(base / f"run={token}" / table.file), token
 
 
-def odds_at(day: str, as_of: pd.Timestamp, root: Path, pending: Pending | None = None
-            ) -> pd.DataFrame:
+def odds_at(day: str, as_of: pd.Timestamp, root: Path, pending: Pending | None = None,
+            live_summary: dict | None = None) -> pd.DataFrame:
     """Every odds row of `day` knowable at `as_of`: all stored runs at or before it (plus a
-    pending run at the as-of), rows stamped after it dropped."""
+    pending run at the as-of), rows stamped after it dropped.  None when the live features of
+    that as-of (`live_summary`) found the odds stale or missing: a scorer prices against the
+    market its features saw, never against a line older than the odds' max age."""
+    feed = ((live_summary or {}).get("feeds") or {}).get("odds") or {}
+    if feed.get("status") in (FEED_STALE, FEED_MISSING):
+        return empty_frame("odds")
     pending = pending or {}
     odds = _read("odds", day, _runs("odds", day, as_of, root, pending), as_of, root, pending)
     return odds[odds["snapshot_ts"] <= as_of].reset_index(drop=True)

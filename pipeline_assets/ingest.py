@@ -5,6 +5,14 @@ run under `live/snapshots/<kind>/<date>/run=<ts>/`; labels (results, box scores)
 date.  A multi-date run (single-run backfill) fetches every date first.  A date the source
 refuses (bad payload: quarantined, named by source, endpoint and field) writes nothing; the other
 dates are written and reported as materialized, and the step then fails naming the refused dates.
+
+Degrade, don't die: in a one-date run (a live slate) a feed that is not required
+(`featureio.required_feeds`: $TIPOFF_REQUIRED_FEEDS, default the schedule only, or the asset's
+`required` config) does not fail its step when the source refuses it: it is quarantined and
+named the same way, nothing is written, the materialization says `feed_status: failed` with the
+error, its `feed_fetched` check fails, and the live features then use the newest stored run
+within the feed's max age, or go without it.  A backfill (several dates) stays strict: history
+with a silent gap would flow into gold features and training.
 """
 
 import functools
@@ -14,6 +22,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline_assets import collect
+from pipeline_assets.featureio import REQUIRED_FEEDS_ENV, required_feeds
 from pipeline_assets.partitions import DAILY, AsOfConfig, explicit_as_of, run_created_ts
 from resources import storage
 from resources.dagster_resources import SourceResource, StorageResource
@@ -29,6 +38,14 @@ def table_schema(kind: str) -> dg.TableSchema:
     return dg.TableSchema(columns=[
         dg.TableColumn(c, t, constraints=dg.TableColumnConstraints(nullable=t in ("float", "Int", "bool")))
         for c, t in schema.items()])
+
+
+class SnapshotConfig(AsOfConfig):
+    """`required`: whether a failed fetch fails the run (True) or leaves the slate degraded
+    (False); unset = $TIPOFF_REQUIRED_FEEDS (default: only the schedule is required).  Runs over
+    several dates (backfills) always fail on a refused date."""
+
+    required: bool | None = None
 
 
 class LabelConfig(AsOfConfig):
@@ -102,11 +119,27 @@ def table_checks(kind: str, frames: dict[str, pd.DataFrame], as_ofs: dict[str, p
     ]
 
 
-def _check_specs(name: str) -> list[dg.AssetCheckSpec]:
+def _check_specs(name: str, extra: tuple[tuple[str, str], ...] = ()) -> list[dg.AssetCheckSpec]:
     return [dg.AssetCheckSpec(c, asset=name, partitions_def=DAILY, description=d) for c, d in (
         ("schema", "columns and order match the versioned table contract"),
         ("unique_key", "no duplicate primary keys"),
-        ("no_row_after_as_of", "no row stamped after the run's as-of timestamp"))]
+        ("no_row_after_as_of", "no row stamped after the run's as-of timestamp"), *extra)]
+
+
+FEED_CHECK = ("feed_fetched", "the source answered this run; fails when a feed that is not "
+                              "required failed and the slate went on without a new snapshot")
+
+
+def degraded_feed(context: dg.AssetExecutionContext, asset: str, day: str,
+                  exc: collect.CollectError) -> tuple[dict, dg.AssetCheckResult]:
+    """Metadata and the failed `feed_fetched` check of a feed the slate goes on without."""
+    err = exc.error
+    md = {"feed_status": "failed", "error": str(exc)[:2000], "source": err.source,
+          "endpoint": err.endpoint, "field": err.field or "",
+          "quarantined": str(exc.kept or ""), "required": False}
+    context.log.error(f"{asset} {day}: FEED FAILED, slate goes on without a new snapshot "
+                      f"(not required; {REQUIRED_FEEDS_ENV}={','.join(required_feeds())}): {exc}")
+    return md, dg.AssetCheckResult(check_name=FEED_CHECK[0], passed=False, metadata=md)
 
 
 def _range_metadata(frames: dict[str, pd.DataFrame], kind: str) -> dict:
@@ -124,17 +157,24 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
     kind = table.kind
 
     @dg.asset(name=table.asset, partitions_def=DAILY, group_name="snapshots",
-              backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(table.asset),
+              backfill_policy=dg.BackfillPolicy.single_run(),
+              check_specs=_check_specs(table.asset, (FEED_CHECK,)),
               kinds={"parquet"}, tags={LAYER_TAG: "snapshot"},
               description=f"{kind} as knowable at the run's as-of timestamp, one folder per run "
                           f"under {table.folder}/<date>/run=<ts>/ with a LATEST pointer.")
-    def _snapshot(context: dg.AssetExecutionContext, config: AsOfConfig, source: SourceResource,
+    def _snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, source: SourceResource,
                   store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
         now, explicit = run_created_ts(context), explicit_as_of(context, config)
         as_ofs = {day: resolve_as_of(day, explicit, now, lambda d=day: _tips(src, d, now, root))
                   for day in context.partition_keys}
         extracts, refused = fetch_dates(src, kind, as_ofs, root)
+        required = config.required if config.required is not None else kind in required_feeds()
+        feed_md, feed_check = {"feed_status": "ok"}, dg.AssetCheckResult(
+            check_name=FEED_CHECK[0], passed=True, metadata={"required": required})
+        if refused and not required and len(as_ofs) == 1:  # a slate goes on without this feed
+            feed_md, feed_check = degraded_feed(context, table.asset, *next(iter(refused.items())))
+            refused = {}
         created, folders = 0, []
         for day, ex in extracts.items():
             folder = collect.write_snapshot(ex, day, as_ofs[day], root)
@@ -148,8 +188,9 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
         md = _range_metadata(frames, kind)
         md.update({"source": src.name, "new_run_folders": created,
                    "run_as_of_ts": ", ".join(sorted({t.isoformat() for t in as_ofs.values()}))[:500],
-                   "path": dg.MetadataValue.path(str(folders[-1])) if folders else ""})
-        return dg.MaterializeResult(metadata=md, check_results=table_checks(kind, frames, as_ofs))
+                   "path": dg.MetadataValue.path(str(folders[-1])) if folders else "", **feed_md})
+        return dg.MaterializeResult(metadata=md, check_results=[
+            *table_checks(kind, frames, as_ofs), feed_check])
 
     return _snapshot
 

@@ -11,7 +11,8 @@ import pandas as pd
 
 from pipeline_assets import scoring, training
 from pipeline_assets.feature_assets import live_as_of
-from pipeline_assets.featureio import LiveInputError, box_history, live_feature_run, odds_at
+from pipeline_assets.featureio import (LiveInputError, box_history, live_feature_run,
+                                       live_feature_summary, odds_at, slate_health)
 from pipeline_assets.metadata import markdown_table
 from pipeline_assets.partitions import DAILY
 from resources import storage
@@ -152,14 +153,22 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
     shadow = scoring.load_shadow_model(registry.get(), models)
     log = predictions_log.get()
     tables, logged, shadow_logged, shadow_problems, folder = [], 0, 0, [], None
+    degraded_dates: list[str] = []
     for day in context.partition_keys:
         as_of = live_as_of(context, config, day, root)
         feats, feat_run = _features("game", day, as_of, root)
         players, _ = _features("minutes", day, as_of, root)
-        odds = odds_at(day, as_of, root)
+        live_summary = live_feature_summary("game", day, feat_run, root)
+        odds = odds_at(day, as_of, root, live_summary=live_summary)
         table = scoring.score_game_table(feats, players, models, odds, as_of, config.policy(),
                                          config.n_sims)
         summary = scoring.game_summary(table, day, as_of, models, feat_run, source.name, "dagster")
+        # degraded slate: which feeds the features went without, and why (featureio.build_live)
+        summary.update(slate_health(live_summary))
+        if summary["degraded"]:
+            degraded_dates.append(day)
+            context.log.warning(f"game_scores {day}: DEGRADED slate -- " + "; ".join(
+                f"{k}: {why}" for k, why in summary["degraded_feeds"].items()))
         folder = scoring.write_score_run("game_scores", day, as_of, table, summary, root)
         logged += log.append(scoring.prediction_log_rows(table, as_of, models.free.version,
                                                          source.name))
@@ -180,7 +189,11 @@ def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: S
                      "total_p50", "recommendation"]].round(3)
     return dg.MaterializeResult(metadata={
         **{k: v for k, v in summary.items() if k not in ("date", "games", "bets",
-                                                          "model_fallbacks")},
+                                                          "model_fallbacks", "degraded_feeds",
+                                                          "snapshot_age_hours")},
+        "degraded": bool(degraded_dates), "degraded_dates": ", ".join(degraded_dates),
+        "degraded_feeds": dg.MetadataValue.json(summary["degraded_feeds"]),
+        "snapshot_age_hours": dg.MetadataValue.json(summary["snapshot_age_hours"] or {}),
         "model_fallbacks": dg.MetadataValue.json(models.fallbacks()),
         "games": len(table), "bets": int((table["recommendation"] != "none").sum()),
         "dates": len(tables), "rows": len(table), "dagster/row_count": len(table),

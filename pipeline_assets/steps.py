@@ -7,7 +7,9 @@ assets call, with the same configuration objects -- nothing is reimplemented her
 
 collection  `collect.fetch` of the four snapshot kinds of the date as of run_as_of_ts (given, or
             `timeutil.resolve_as_of`: now for today and later, 5 minutes before the first tip for
-            past dates), nothing written yet
+            past dates), nothing written yet; a feed that is not required and fails is
+            quarantined and named under `failed` (the slate goes on degraded), a required one
+            fails the step
 features    `featureio.read_live_inputs` (the store's snapshot runs at or before the as-of plus
             the collected ones) and `featureio.build_live` with the store's label history
 prediction  `scoring.score_game_table` / `scoring.score_minutes_table` through the registry's
@@ -22,8 +24,9 @@ storage     `collect.write_snapshot`, `featureio.write_live`, `scoring.write_sco
 So `tipoff run` and `live_job` for the same date and as-of on the same store write the same files.
 
 The document: ``{"metadata": {step, timestamp, target_date, total_games, input_source,
-model_version, run_as_of_ts, steps, format}, "collection": ..., "features": ..., ...}`` -- every
-step's data is kept, so a later step can start from any earlier document.  Tables are
+model_version, run_as_of_ts, steps, format, failed_feeds, degraded, degraded_feeds},
+"collection": ..., "features": ..., ...}`` -- every step's data is kept, so a later step can
+start from any earlier document.  Tables are
 ``{"columns", "dtypes", "records"}`` (timestamps ISO 8601 UTC).
 """
 from __future__ import annotations
@@ -38,7 +41,8 @@ import pandas as pd
 
 from pipeline_assets import collect, ratings, scoring
 from pipeline_assets.featureio import (LiveInputError, LivePolicy, LiveResult, build_live,
-                                       load_history, odds_at, read_live_inputs, write_live)
+                                       load_history, odds_at, read_live_inputs, slate_health,
+                                       write_live)
 from pipeline_assets.monitoring.live_runs import append_live_run
 from resources import storage
 from resources.predictions_log import PredictionsLog
@@ -137,14 +141,21 @@ def load_document(path: str | Path) -> dict:
             raise StepError(f"input file {p} says it reached step {md['step']!r} but has no "
                             f"{s!r} section")
         _check_section(doc[s], SECTION_KEYS[s], f"input file {p}: section {s!r}")
+    where = f"input file {p}: section 'collection'"
+    failed = doc["collection"].get("failed") or {}
+    for kind in SNAPSHOT_KINDS:
+        if kind in doc["collection"]["snapshots"] or kind not in failed:
+            _check_section(doc["collection"]["snapshots"].get(kind), SNAPSHOT_BLOCK,
+                           f"{where}.snapshots.{kind}")
     return doc
 
 
 TABLE_KEYS = {"columns": list, "records": list}
+SNAPSHOT_BLOCK = {"table": TABLE_KEYS, "raw": dict, "endpoint": str, "source": str}
 SECTION_KEYS: dict[str, dict] = {
+    # every kind is in `snapshots`, or in `failed` when its fetch failed (a degraded slate)
     "collection": {"target_date": str, "run_as_of_ts": str, "source": str,
-                   "snapshots": {k: {"table": TABLE_KEYS, "raw": dict, "endpoint": str,
-                                     "source": str} for k in SNAPSHOT_KINDS}},
+                   "snapshots": {"schedule": SNAPSHOT_BLOCK}},
     "features": {"games": TABLE_KEYS, "minutes": TABLE_KEYS, "coverage": TABLE_KEYS,
                  "summary": dict},
     "prediction": {"games": TABLE_KEYS, "minutes": TABLE_KEYS, "teams_flagged": TABLE_KEYS,
@@ -190,6 +201,8 @@ def _metadata(doc: dict, step: str, input_source: str) -> dict:
     c = doc.get("collection", {})
     md = dict(doc.get("metadata", {}))
     total = md.get("total_games")
+    live = (doc.get("features") or {}).get("summary") or {}  # degraded: feeds gone without, why
+    md.update(degraded=bool(live.get("degraded")), degraded_feeds=live.get("degraded_feeds") or {})
     if step == "collection":
         sched = table_from_json(c["snapshots"]["schedule"]["table"])
         total = int(sched.drop_duplicates("game_id")["game_date"].eq(c["target_date"]).sum())
@@ -200,6 +213,7 @@ def _metadata(doc: dict, step: str, input_source: str) -> dict:
                "input_source": input_source, "run_as_of_ts": c.get("run_as_of_ts"),
                "model_version": (doc.get("prediction") or {}).get("model_versions", {}).get(
                    "win_market_free"),
+               "failed_feeds": sorted(c.get("failed") or {}),
                "steps": list(STEPS[:STEPS.index(step) + 1]), "format": FORMAT})
     return md
 
@@ -222,8 +236,11 @@ def _pending(c: dict) -> dict[tuple[str, str], pd.DataFrame]:
     return {(kind, c["target_date"]): ex.table for kind, ex in _extracts(c).items()}
 
 
-def collection(day: str, source, root: Path, as_of: pd.Timestamp | None = None) -> dict:
-    """The date's four snapshots as of `as_of` (default: the one as-of rule)."""
+def collection(day: str, source, root: Path, as_of: pd.Timestamp | None = None,
+               required: tuple[str, ...] = ("schedule",), log=None) -> dict:
+    """The date's four snapshots as of `as_of` (default: the one as-of rule).  A feed outside
+    `required` that fails is quarantined (`collect.fetch`) and named under `failed`; the slate
+    goes on without it."""
     def fetch(kind, t):
         try:
             return collect.fetch(source, kind, day, t, root)
@@ -234,16 +251,29 @@ def collection(day: str, source, root: Path, as_of: pd.Timestamp | None = None) 
         "default (now for today and later, 5 min before the first tip for past dates)"
     now = now_utc()
     as_of = resolve_as_of(day, as_of, now, lambda: fetch("schedule", now).table["tip_ts"])
-    snapshots = {kind: _extract_block(fetch(kind, as_of)) for kind in SNAPSHOT_KINDS}
+    snapshots, failed = {}, {}
+    for kind in SNAPSHOT_KINDS:
+        try:
+            snapshots[kind] = _extract_block(collect.fetch(source, kind, day, as_of, root))
+        except collect.CollectError as exc:
+            if kind in required:
+                raise StepFailure(f"collection: {exc}") from None
+            err = exc.error
+            failed[kind] = {"error": str(exc), "source": err.source, "endpoint": err.endpoint,
+                            "field": err.field, "quarantined": str(exc.kept or "")}
+            if log:
+                log(f"[tipoff run] collection: {kind} FAILED, going on without it: {exc}")
     return {"target_date": day, "run_as_of_ts": as_of.isoformat(), "as_of_rule": rule,
-            "source": getattr(source, "name", str(source)), "snapshots": snapshots}
+            "source": getattr(source, "name", str(source)), "snapshots": snapshots,
+            "failed": failed}
 
 
 def features(c: dict, root: Path, policy: LivePolicy) -> LiveResult:
     """Live features of the collected snapshots plus the store's earlier runs and labels."""
     day, as_of = c["target_date"], utc(c["run_as_of_ts"])
+    failures = {k: v["error"] for k, v in (c.get("failed") or {}).items()}
     try:
-        inputs = read_live_inputs(day, as_of, root, policy, _pending(c))
+        inputs = read_live_inputs(day, as_of, root, policy, _pending(c), failures)
         return build_live(day, as_of, inputs, load_history(root, day), policy)
     except LiveInputError as exc:
         raise StepFailure(f"features: {exc}") from None
@@ -268,7 +298,7 @@ def prediction(c: dict, f: dict, root: Path, registry: ModelRegistry,
         models = scoring.load_production_models(registry)
     except NoProductionModelError as exc:
         raise StepFailure(f"prediction: {exc}") from None
-    odds = odds_at(day, as_of, root, _pending(c))
+    odds = odds_at(day, as_of, root, _pending(c), live.summary)
     games = scoring.score_game_table(live.games, live.minutes, models, odds, as_of, stake_policy,
                                      n_sims)
     mins, flags = scoring.score_minutes_table(live.minutes, models.minutes, as_of)
@@ -314,6 +344,7 @@ def storage_step(doc: dict, root: Path, predictions_log: PredictionsLog,
             paths[catalog.feature("live", fs).asset] = str(write_live(live, fs, day, as_of, root))
         feat_run = ts_token(as_of)
         summary = scoring.game_summary(games, day, as_of, models, feat_run, c["source"], VIA)
+        summary.update(slate_health(f["summary"]))
         paths["game_scores"] = str(scoring.write_score_run("game_scores", day, as_of, games,
                                                            summary, root))
         msummary = scoring.minutes_summary(mins, flags, day, as_of, models.minutes, feat_run, VIA)
@@ -331,7 +362,8 @@ def storage_step(doc: dict, root: Path, predictions_log: PredictionsLog,
              "status": "SUCCESS", "date": day, "run_as_of_ts": as_of.isoformat(),
              "trigger": VIA, "snapshot_age_hours": f["summary"].get("snapshot_age_hours"),
              "warnings": f["summary"].get("warnings", []), "games": len(games),
-             "model_version": versions[scoring.WIN_FREE], "bets": summary["bets"], "error": None}
+             "model_version": versions[scoring.WIN_FREE], "bets": summary["bets"], "error": None,
+             "degraded": summary["degraded"], "degraded_feeds": summary["degraded_feeds"]}
     paths["live_runs"] = str(append_live_run(entry, root))
     return {"paths": paths, "predictions_logged": int(logged),
             "shadow_version": shadow.get("version"), "shadow_predictions_logged": int(shadow_logged),
@@ -400,7 +432,8 @@ def run(*, date: str | None = None, until: str = "storage", from_step: str | Non
         if log:
             log(f"[tipoff run] {step} ...")
         if step == "collection":
-            doc["collection"] = collection(date, source or source_from_env(), root, parsed_as_of)
+            doc["collection"] = collection(date, source or source_from_env(), root, parsed_as_of,
+                                           policy.required, log)
             input_source = input_source or f"source:{doc['collection']['source']}"
         elif step == "features":
             doc["features"] = features_block(features(doc["collection"], root, policy))
@@ -415,5 +448,10 @@ def run(*, date: str | None = None, until: str = "storage", from_step: str | Non
 
 def summary_line(doc: dict) -> str:
     md = doc["metadata"]
-    return (f"{md['step']}: {md['target_date']} as of {md['run_as_of_ts']}, {md['total_games']} "
+    line = (f"{md['step']}: {md['target_date']} as of {md['run_as_of_ts']}, {md['total_games']} "
             f"games, model {md.get('model_version') or '-'} (input {md['input_source']})")
+    if md.get("degraded"):
+        line += "; DEGRADED: " + "; ".join(f"{k}: {why}" for k, why in md["degraded_feeds"].items())
+    elif md.get("failed_feeds"):
+        line += f"; FAILED FEEDS: {', '.join(md['failed_feeds'])}"
+    return line

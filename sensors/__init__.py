@@ -1,7 +1,8 @@
-"""Tipoff's automation: sensors (new games, drift, live-run registry) and schedules.
+"""Tipoff's automation: sensors (new games, drift, live-run registry, alerts) and schedules.
 
 Wiring on top of `pipeline_assets`: these launch the jobs of `pipeline_assets.jobs` by name.
 """
+from sensors.alerts import alert_sensors
 from sensors.cache import serving_cache_sensor
 from sensors.drift import drift_sensor
 from sensors.halftime import halftime_sensor
@@ -10,7 +11,7 @@ from sensors.new_games import new_games_sensor
 from sensors.schedules import automation_schedules
 
 automation_sensors = [new_games_sensor, drift_sensor, halftime_sensor, *registry_sensors,
-                      serving_cache_sensor]
+                      serving_cache_sensor, *alert_sensors]
 
 __all__ = ["automation_schedules", "automation_sensors", "drift_sensor", "halftime_sensor",
            "new_games_sensor"]

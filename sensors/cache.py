@@ -18,7 +18,7 @@ import dagster as dg
 
 from pipeline_assets.serving import Service
 from resources.storage import data_root
-from sensors.common import sensor_status
+from sensors.common import alert_on_exception, sensor_status
 
 LIVE_JOB, TRAIN_JOB = "live_job", "train_job"
 
@@ -40,6 +40,7 @@ def on_run_success(job_name: str, partition: str | None, service: Service | None
                       description="Invalidates and warms the HTTP API's Redis cache when a "
                                   "live_job run (slate, odds) or a train_job run (promotion) "
                                   "succeeds.")
+@alert_on_exception
 def serving_cache_sensor(context: dg.RunStatusSensorContext):
     run = context.dagster_run
     out = on_run_success(run.job_name, run.tags.get("dagster/partition"))

@@ -40,7 +40,7 @@ import pandas as pd
 from pipeline_assets.monitoring.report import WIN_MODEL, latest_summary
 from resources.dagster_resources import RegistryResource, StorageResource
 from sensors import clock
-from sensors.common import sensor_status
+from sensors.common import alert_on_exception, sensor_status
 from tipoff_core.tags import (DRIFT_DETAIL_TAG, DRIFT_EVALUATION_TAG, DRIFT_PRODUCTION_VERSION_TAG,
                               RETRAIN_DRIFT, RETRAIN_TAG, TRIGGER_TAG)
 from tipoff_core.timeutil import league_date, ts_token, utc
@@ -193,6 +193,7 @@ def drift_tick(summary: dict | None, production_version: str | None, cursor: Dri
            description="Compares the production model's recent games (model_performance) with its "
                        "registry baseline and the training window's feature distribution; requests "
                        "train_job (retrain_reason=drift) past the thresholds, with a cooldown.")
+@alert_on_exception
 def drift_sensor(context: dg.SensorEvaluationContext, store: StorageResource,
                  registry: RegistryResource) -> dg.SensorResult:
     now = clock.now()

@@ -20,7 +20,7 @@ import pandas as pd
 from pipeline_assets.halftime import checkpoints
 from resources.dagster_resources import SourceResource
 from sensors import clock
-from sensors.common import sensor_status
+from sensors.common import alert_on_exception, sensor_status
 from tipoff_core.tags import RUN_AS_OF_TAG, TRIGGER_TAG
 from tipoff_core.timeutil import LEAGUE_TZ, league_date
 
@@ -71,6 +71,7 @@ def run_key(day: str, cursor_day: dict[str, int]) -> str:
            description="On game nights polls the scoreboard (in-game states of today, and of "
                        "yesterday before 04:00 New York) and requests halftime_scores for the date "
                        "when a game completes Q1, halftime or Q3.")
+@alert_on_exception
 def halftime_sensor(context: dg.SensorEvaluationContext, source: SourceResource) -> dg.SensorResult:
     now = clock.now()
     new, cursor = poll(source.get(), parse_cursor(context.cursor), now)

@@ -2,8 +2,9 @@
 
 `live_run_registry_sensor` (a run-status sensor) appends, for every live_job run that succeeded or
 failed, a JSON line to ``<data root>/ops/live_runs.jsonl``: date, run_as_of_ts, status, trigger,
-snapshot ages and warnings (from the live features' metadata), games scored, model version, and
-the error of a failed run.  `tipoff run` writes the same kind of entry for CLI runs
+snapshot ages and warnings (from the live features' metadata), games scored, model version, the
+error of a failed run, and whether the slate was degraded (`degraded`, `degraded_feeds`: which
+feeds it went without and why).  `tipoff run` writes the same kind of entry for CLI runs
 (``mode=cli``).  Read it with `pipeline_assets.monitoring.live_runs.read_live_runs` or
 `tipoff live-runs`.
 """
@@ -13,7 +14,7 @@ import dagster as dg
 
 from pipeline_assets.monitoring.live_runs import append_live_run
 from resources.storage import data_root
-from sensors.common import sensor_status
+from sensors.common import alert_on_exception, sensor_status
 from tipoff_core.tags import RUN_AS_OF_TAG, TRIGGER_TAG
 
 LIVE_JOB = "live_job"
@@ -35,7 +36,7 @@ def live_run_entry(instance: dg.DagsterInstance, run_id: str) -> dict:
              "trigger": run.tags.get(TRIGGER_TAG) or run.tags.get("dagster/schedule_name")
              or run.tags.get("dagster/sensor_name") or "manual",
              "snapshot_age_hours": None, "warnings": [], "games": None, "model_version": None,
-             "error": None}
+             "error": None, "degraded": None, "degraded_feeds": {}}
     records = instance.get_records_for_run(
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION, limit=1000).records
     for rec in records:
@@ -52,14 +53,21 @@ def live_run_entry(instance: dg.DagsterInstance, run_id: str) -> dict:
             entry["games"] = md.get("games")
             entry["model_version"] = md.get("model_version")
             entry["bets"] = md.get("bets")
+            entry["degraded"] = md.get("degraded")
+            entry["degraded_feeds"] = md.get("degraded_feeds") or {}
     if run.status == dg.DagsterRunStatus.FAILURE:
-        fails = instance.get_records_for_run(
-            run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},
-            limit=20).records
-        msgs = [_failure_message(r.event_log_entry.dagster_event) for r in fails
-                if r.event_log_entry.dagster_event is not None]
-        entry["error"] = " | ".join(dict.fromkeys(m for m in msgs if m))[:2000] or "failed"
+        entry["error"] = run_error(instance, run_id)
     return entry
+
+
+def run_error(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Why a run failed: its step and run failure messages, de-duplicated."""
+    fails = instance.get_records_for_run(
+        run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE},
+        limit=20).records
+    msgs = [_failure_message(r.event_log_entry.dagster_event) for r in fails
+            if r.event_log_entry.dagster_event is not None]
+    return " | ".join(dict.fromkeys(m for m in msgs if m))[:2000] or "failed"
 
 
 def _failure_message(event) -> str:
@@ -85,6 +93,7 @@ def record_live_run(instance: dg.DagsterInstance, run_id: str, root=None) -> dic
                       default_status=sensor_status(),
                       description="Appends a run-registry entry (ops/live_runs.jsonl) for every "
                                   "successful live_job run.")
+@alert_on_exception
 def live_run_registry_sensor(context: dg.RunStatusSensorContext):
     if context.dagster_run.job_name == LIVE_JOB:
         record_live_run(context.instance, context.dagster_run.run_id)
@@ -93,6 +102,7 @@ def live_run_registry_sensor(context: dg.RunStatusSensorContext):
 @dg.run_failure_sensor(name="live_run_failure_registry_sensor", default_status=sensor_status(),
                        description="Appends a run-registry entry (with the error) for every failed "
                                    "live_job run.")
+@alert_on_exception
 def live_run_failure_registry_sensor(context: dg.RunFailureSensorContext):
     if context.dagster_run.job_name == LIVE_JOB:
         record_live_run(context.instance, context.dagster_run.run_id)

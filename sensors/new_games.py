@@ -30,7 +30,7 @@ import pandas as pd
 
 from resources.dagster_resources import SourceResource
 from sensors import clock
-from sensors.common import sensor_status
+from sensors.common import alert_on_exception, sensor_status
 from tipoff_core.tags import NEW_GAMES_TAG, RUN_AS_OF_TAG, TRIGGER_TAG
 from tipoff_core.timeutil import league_date, utc
 
@@ -110,6 +110,7 @@ def lookback_days() -> int:
            default_status=sensor_status(),
            description="Polls the source for games that became final (today and yesterday) and "
                        "requests labels + gold features for their dates (labels_job).")
+@alert_on_exception
 def new_games_sensor(context: dg.SensorEvaluationContext, source: SourceResource) -> dg.SensorResult:
     now = clock.now()
     cursor = NewGamesCursor.parse(context.cursor)

@@ -59,3 +59,47 @@ def build_trained_store(root: Path, history: tuple[str, str]) -> None:
                 "minutes_model": {"config": {"fast": True}}}}).success
     finally:
         mp.undo()
+
+
+class RecordingWebhook:
+    """A local Slack-like webhook (http.server in a thread) that records every POST body; answers
+    the statuses in ``statuses`` first (e.g. [503] to make the sender retry), then 200."""
+
+    def __init__(self, statuses: list[int] | None = None):
+        import http.server
+        import json
+        import threading
+
+        self.bodies: list[dict] = []
+        self.paths: list[str] = []
+        self.statuses = list(statuses or [])
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.paths.append(self.path)
+                status = hook.statuses.pop(0) if hook.statuses else 200
+                if status == 200:
+                    hook.bodies.append(json.loads(body))
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):  # the path is the secret: never print it
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/s3cr3tW3bh00k"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "RecordingWebhook":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def texts(self) -> list[str]:
+        return [b["text"] for b in self.bodies]

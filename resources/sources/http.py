@@ -3,7 +3,8 @@
 - timeout per request (default 10 s);
 - up to `max_attempts` (default 3) tries, with exponential backoff (`backoff` * 2**n seconds)
   on HTTP 429, HTTP 5xx, timeouts and connection errors; other HTTP errors fail at once;
-- a minimum interval between two calls to the same host (default 1.0 s);
+- a minimum interval between two calls to the same host (default 1.0 s, `TIPOFF_HTTP_MIN_INTERVAL`
+  overrides it, e.g. 0 against a local server of recorded responses);
 - browser-like headers, which stats.nba.com and the NBA CDN require;
 - secrets never leak: every URL that reaches a log line or an exception goes through `redact()`,
   and the values of key/token-like parameters are also scrubbed from exception text and from the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -39,6 +41,7 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_BACKOFF = 1.0
 DEFAULT_MIN_INTERVAL = 1.0
+MIN_INTERVAL_ENV = "TIPOFF_HTTP_MIN_INTERVAL"
 
 _UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
        "Chrome/124.0.0.0 Safari/537.36")
@@ -110,6 +113,11 @@ def scrub_bytes(body: bytes | None, secrets: set[str] | frozenset[str]) -> bytes
     return body
 
 
+# Secrets that are not query parameters (e.g. an alert webhook, whose path is the credential):
+# every RedactingFilter scrubs them too.
+_LOG_SECRETS: set[str] = set()
+
+
 class RedactingFilter(logging.Filter):
     """Scrubs secret-like `name=value` pairs (and known secret values) from log records of the
     HTTP libraries: urllib3 logs every request line, query string and all, at DEBUG."""
@@ -120,7 +128,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        clean = redact_text(message, self._secrets())
+        clean = redact_text(message, self._secrets() | _LOG_SECRETS)
         if clean != message:
             record.msg, record.args = clean, None
         return True
@@ -138,12 +146,19 @@ def install_log_redaction(secrets: Callable[[], frozenset[str]] = frozenset) -> 
         logger.addFilter(RedactingFilter(secrets))
 
 
+def redact_in_logs(*secrets: str) -> None:
+    """Scrub these literal values from every HTTP-library log record from now on."""
+    _LOG_SECRETS.update(s for s in secrets if s)
+    if not any(isinstance(f, RedactingFilter) for f in logging.getLogger(HTTP_LOGGERS[0]).filters):
+        install_log_redaction()
+
+
 class HttpClient:
     """requests.Session wrapper with timeout, retries, per-host rate limit and redaction."""
 
     def __init__(self, *, timeout: float = DEFAULT_TIMEOUT,
                  max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = DEFAULT_BACKOFF,
-                 min_interval: float = DEFAULT_MIN_INTERVAL, transport: Transport | None = None,
+                 min_interval: float | None = None, transport: Transport | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  session: requests.Session | None = None, source: str = "live"):
@@ -152,7 +167,8 @@ class HttpClient:
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff = backoff
-        self.min_interval = min_interval
+        self.min_interval = float(os.environ.get(MIN_INTERVAL_ENV) or DEFAULT_MIN_INTERVAL) \
+            if min_interval is None else min_interval
         self.source = source
         self._transport = transport or self._requests_transport
         self._sleep = sleep

@@ -48,6 +48,7 @@ the window raises `InjuryReportNotFound`.
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 import os
@@ -166,6 +167,9 @@ def find_latest_report(http_get: HttpGet, as_of, *,
     as_of = utc(as_of)
     candidates = candidate_times(as_of, lookback_hours)
     later = 0
+    misses = getattr(http_get, "misses", None)  # status -> count, when the getter keeps them
+    if misses is not None:
+        misses.clear()
     for ts in candidates:
         url = report_url(ts)
         body = http_get(url)
@@ -181,7 +185,9 @@ def find_latest_report(http_get: HttpGet, as_of, *,
     raise InjuryReportNotFound(
         f"no injury report at or before {as_of.isoformat()} in the last {lookback_hours:g} h "
         f"({len(candidates)} URL(s) tried: {span} under {base_url()}"
-        + (f"; {later} found stamped after the as-of" if later else "") + ")")
+        + (f"; {later} found stamped after the as-of" if later else "")
+        + (f"; answers: {', '.join(f'{n} x HTTP {c}' for c, n in sorted(misses.items()))}"
+           if misses else "") + ")")
 
 
 def http_getter(http: HttpClient) -> HttpGet:
@@ -192,9 +198,14 @@ def http_getter(http: HttpClient) -> HttpGet:
             return http.get(url, endpoint=ENDPOINT)
         except SourceError as exc:
             # HttpClient names the status as "HTTP <code> from <url>" and does not retry 4xx.
-            if re.search(r"\bHTTP (403|404) from ", str(exc)):
+            missing = re.search(r"\bHTTP (403|404) from ", str(exc))
+            if missing:
+                # counted, so "not found" can say whether the CDN answered 404s or 403s (a
+                # blocked client, or names in the wrong format, answer 403 to everything)
+                get.misses[int(missing.group(1))] += 1
                 return None
             raise
+    get.misses = collections.Counter()
     return get
 
 
