@@ -29,7 +29,7 @@ from pipeline_assets import collect
 from pipeline_assets.featureio import latest_per_game
 from resources import storage
 from resources.sources.base import SourceError
-from resources.sources.odds_api import BACKFILL, CreditBudgetExceeded, CreditLedger
+from resources.sources.odds_api import BACKFILL, CreditBudgetExceeded, CreditLedger, int_env
 from tipoff_core import catalog
 from tipoff_core.timeutil import LEAGUE_TZ, PRE_TIP_MARGIN, local_ts, ts_token, utc
 
@@ -58,16 +58,7 @@ def open_time() -> dt.time:
 
 def interval_minutes() -> int:
     """Minutes between two snapshots, `TIPOFF_ODDS_INTERVAL_MINUTES` (1..1440)."""
-    raw = os.environ.get(INTERVAL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_INTERVAL_MINUTES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 24 * 60:
-        raise ValueError(f"{INTERVAL_ENV}={raw!r} must be a whole number of minutes, 1..1440")
-    return value
+    return int_env(INTERVAL_ENV, DEFAULT_INTERVAL_MINUTES, unit="minutes", low=1, high=24 * 60)
 
 
 def closing_slots(tips: pd.Series) -> list[pd.Timestamp]:

@@ -91,18 +91,20 @@ def decimal_to_american(price: float) -> float:
     return float(np.round(_decimal_to_american(float(price))))
 
 
-def int_env(name: str, default: int | None = None) -> int | None:
-    """A non-negative integer from the environment (unset/empty: `default`); ValueError naming
-    the variable otherwise."""
+def int_env(name: str, default: int | None = None, *, unit: str = "credits", low: int = 0,
+            high: int | None = None) -> int | None:
+    """A whole number in [low, high] from the environment (unset/empty: `default`); ValueError
+    naming the variable otherwise."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number of credits") from None
-    if value < 0:
-        raise ValueError(f"{name}={raw!r} must not be negative")
+        raise ValueError(f"{name}={raw!r} is not a whole number of {unit}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name}={raw!r} must be {bounds} {unit}")
     return value
 
 
