@@ -1,8 +1,9 @@
-"""`tipoff` command line: inspect tables, run the demo and the step runner, manage models, backtest.
+"""`tipoff` command line: inspect tables, run the demo and the step runner, manage models, backtest,
+backfill odds history.
 
 User errors (a bad argument, an unknown asset, a partition that is not materialized) print one
 line naming the problem and what would fix it, and exit with status 2; a step that ran and failed
-exits with 1.
+exits with 1; `tipoff odds backfill` stopped by its credit budget exits with 3 (re-run to resume).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from pipeline_assets import steps
+from pipeline_assets import odds_history, steps
 from pipeline_assets.backtest import run_backtest_cli
 from pipeline_assets.featureio import LiveInputError, parity
 from pipeline_assets.monitoring.live_runs import read_live_runs
@@ -25,6 +26,9 @@ from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
 from resources.sources.base import SourceError
+from resources.sources.live import ODDS_KEY_ENV, LiveSource
+from resources.sources.odds_api import (BACKFILL, CREDIT_BUDGET_ENV, MARKETS as ODDS_MARKETS,
+                                        CreditLedger, CreditMeter, int_env)
 from tipoff_core import catalog
 from tipoff_core.domain import rating
 from tipoff_core.tags import RETRAIN_DEMO, RETRAIN_TAG
@@ -260,6 +264,75 @@ def cmd_rating(args) -> int:
     return 0
 
 
+def _odds_backfill_args(args) -> tuple[dt.date, dt.date, "odds_history.SlotPlan", int]:
+    """The validated arguments of `tipoff odds backfill` (UserError: one line naming the fix)."""
+    try:
+        start, end = (dt.date.fromisoformat(d) for d in (args.start, args.end))
+    except ValueError:
+        raise UserError(f"--start {args.start} / --end {args.end}: dates are YYYY-MM-DD") from None
+    today = now_utc().tz_convert(LEAGUE_TZ).date()
+    if start > end:
+        raise UserError(f"--start {start} is after --end {end}")
+    if end > today:
+        raise UserError(f"--end {end} is in the future: history ends today ({today}); the "
+                        "odds_cadence_sensor takes today's snapshots")
+    try:
+        opening = odds_history.open_time()
+        plan = odds_history.SlotPlan.parse(args.times, args.every, opening)
+        budget = args.budget if args.budget is not None else int_env(CREDIT_BUDGET_ENV)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if budget is None:
+        raise UserError(f"no credit budget: pass --budget N or set {CREDIT_BUDGET_ENV} "
+                        "(historical odds cost 10 credits per market and game)")
+    if budget < 0:
+        raise UserError(f"--budget {budget} must not be negative")
+    if not os.environ.get(ODDS_KEY_ENV, "").strip():
+        raise UserError(f"no Odds API key: set {ODDS_KEY_ENV} (historical odds need a paid plan)")
+    source = os.environ.get("TIPOFF_SOURCE", "").strip()
+    if source not in ("", "live"):
+        raise UserError(f"TIPOFF_SOURCE={source}: the odds backfill writes the live source's "
+                        "store; unset it or set TIPOFF_SOURCE=live")
+    if set(args.markets.split(",")) - set(ODDS_MARKETS) or not args.markets.strip():
+        raise UserError(f"--markets {args.markets}: choose from {','.join(ODDS_MARKETS)}")
+    return start, end, plan, budget
+
+
+def cmd_odds(args) -> int:
+    """backfill: odds_snapshot runs of past dates from The Odds API's historical endpoints."""
+    start, end, plan, budget = _odds_backfill_args(args)
+    os.environ["TIPOFF_SOURCE"] = "live"  # the store of the live source (or TIPOFF_DATA_DIR)
+    root = storage.data_root()
+    ledger = CreditLedger.for_root(root)
+    meter = CreditMeter(ledger, budget=budget, purpose=BACKFILL)
+    source = LiveSource(odds_meter=meter, odds_in_play=args.in_play, odds_markets=args.markets,
+                        odds_regions=args.regions)
+    print(f"[tipoff] odds backfill {start}..{end} into {root}: "
+          + (f"every {plan.every} min" if plan.every else
+             "times " + ",".join(t if isinstance(t, str) else t.strftime("%H:%M")
+                                 for t in plan.times))
+          + f", budget {budget} credit(s)", file=sys.stderr)
+    report = odds_history.backfill(source, start, end, plan, root, now=now_utc(), ledger=ledger,
+                                   log=lambda line: print(line, file=sys.stderr))
+    done = (f"{len(report.written)} snapshot(s) written ({report.rows} rows), "
+            f"{len(report.stored)} already stored, {report.credits} credit(s) spent"
+            + (f", {meter.cache_hits} answer(s) from the cache" if meter.cache_hits else "")
+            + (f", {meter.remaining} left on the account" if meter.remaining is not None else "")
+            + (f"; {len(report.not_past)} too recent (the cadence sensor's)"
+               if report.not_past else ""))
+    print(f"[tipoff] {done}", file=sys.stderr)
+    if report.stopped:
+        print(f"[tipoff] stopped before {report.left} snapshot(s): {report.stopped}",
+              file=sys.stderr)
+        return 3 if report.out_of_credits else 1
+    if report.refused:
+        shown = "; ".join(f"{d} {t}: {why}" for (d, t), why in list(report.refused.items())[:3])
+        print(f"[tipoff] {len(report.refused)} snapshot(s) refused (raw payloads quarantined): "
+              f"{shown}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_serve(args) -> int:
     """The HTTP API (pipeline_assets/api.py) on uvicorn; OpenAPI docs at /docs."""
     import uvicorn  # the server loads only for this command
@@ -344,6 +417,28 @@ def parser() -> argparse.ArgumentParser:
     rt.add_argument("--rivalry", action="store_true", help="the matchup is a rivalry")
     rt.add_argument("--conference", choices=["same", "inter"], help="default: unknown (neutral)")
     rt.set_defaults(fn=cmd_rating)
+    od = sub.add_parser("odds", help="odds history from The Odds API (credits, budgets: "
+                                     "docs/OPERATIONS.md)")
+    od_sub = od.add_subparsers(dest="action", required=True)
+    ob = od_sub.add_parser("backfill", help="odds_snapshot runs of past dates from the "
+                                            "historical endpoints, within a credit budget")
+    ob.add_argument("--start", required=True, help="first league date YYYY-MM-DD")
+    ob.add_argument("--end", required=True, help="last league date YYYY-MM-DD (inclusive)")
+    ob.add_argument("--times", help="snapshots per date: comma-separated open (the books' "
+                                    "opening, TIPOFF_ODDS_OPEN_TIME), close (5 minutes before "
+                                    "each tip) and HH:MM New York times; default open,close")
+    ob.add_argument("--every", type=int, help="instead of --times: a snapshot every N minutes "
+                                              "from the opening to the last tip, plus closes")
+    ob.add_argument("--budget", type=int, help="credits this backfill may spend (default "
+                                               "TIPOFF_ODDS_CREDIT_BUDGET; one is required)")
+    ob.add_argument("--markets", default=",".join(ODDS_MARKETS),
+                    help="h2h,spreads,totals (default; 10 credits each per game)")
+    ob.add_argument("--regions", default="us", help="bookmaker regions (each one multiplies "
+                                                    "the cost)")
+    ob.add_argument("--in-play", action="store_true",
+                    help="also price games already under way at a snapshot (in-play odds; no "
+                         "pre-game feature uses them)")
+    ob.set_defaults(fn=cmd_odds)
     sv = sub.add_parser("serve", help="serve predictions over HTTP (FastAPI; docs at /docs)")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)

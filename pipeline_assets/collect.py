@@ -15,7 +15,7 @@ import pandas as pd
 from resources import storage
 from resources.sources.base import Extract, SourceError
 from tipoff_core import catalog
-from tipoff_core.schemas import arrow_schema
+from tipoff_core.schemas import TABLES, arrow_schema, restore_dtypes
 from tipoff_core.timeutil import to_date, ts_token
 
 
@@ -77,9 +77,30 @@ def snapshot_files(extract: Extract, day: str, as_of: pd.Timestamp) -> dict[str,
 
 def write_snapshot(extract: Extract, day: str, as_of: pd.Timestamp,
                    root: Path) -> storage.RunFolder:
-    """The snapshot run folder `live/snapshots/<kind>/<day>/run=<as-of>/` (idempotent)."""
+    """The snapshot run folder `live/snapshots/<kind>/<day>/run=<as-of>/` (idempotent).
+
+    A run stored under an older contract (without columns added since) counts as the same run
+    when every column it has is identical: it is kept as it is (readers see the new columns as
+    NA), not refused."""
     base = storage.partition_dir(catalog.snapshot(extract.kind), day, root)
-    return storage.write_run_folder(base, ts_token(as_of), snapshot_files(extract, day, as_of))
+    token = ts_token(as_of)
+    try:
+        return storage.write_run_folder(base, token, snapshot_files(extract, day, as_of))
+    except storage.RunExistsError:
+        folder = base / f"run={token}"
+        if _same_rows_older_contract(folder / catalog.snapshot(extract.kind).file, extract):
+            return storage.RunFolder(folder, created=False)
+        raise
+
+
+def _same_rows_older_contract(path: Path, extract: Extract) -> bool:
+    stored = storage.read_parquet(path)
+    schema = list(TABLES[extract.kind][0])
+    old = [c for c in schema if c in stored.columns]
+    if len(old) == len(schema) or set(stored.columns) - set(schema):
+        return False  # same contract (so really different content), or not an older one
+    stored = restore_dtypes(stored, extract.kind)[old].reset_index(drop=True)
+    return stored.equals(extract.table[old].reset_index(drop=True))
 
 
 def write_labels(extract: Extract, day: str, as_of: pd.Timestamp, root: Path, *,

@@ -37,7 +37,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tipoff_core.catalog import TABLE_LIST, Table, check_partition, check_run_token
-from tipoff_core.schemas import arrow_schema, empty_frame, restore_dtypes
+from tipoff_core.schemas import TABLES, arrow_schema, empty_frame, restore_dtypes
 from tipoff_core.timeutil import parse_ts_token, season_of, ts_token
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -466,4 +466,6 @@ def read_partition(table: Table, partition: str, run: str = "latest",
     df = read_parquet(path)
     if table.storage == "season":
         df = df[df["game_date"] == partition].reset_index(drop=True)
+    elif table.kind in TABLES:  # a versioned contract: columns added since it was stored are NA
+        df = restore_dtypes(df, table.kind)
     return df

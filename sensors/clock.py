@@ -6,15 +6,12 @@ production daemon.
 """
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 
-from tipoff_core.timeutil import now_utc, utc
+from tipoff_core.timeutil import CLOCK_ENV, clock_now
 
-CLOCK_ENV = "TIPOFF_NOW"
+__all__ = ["CLOCK_ENV", "now"]
 
 
 def now() -> pd.Timestamp:
-    raw = os.environ.get(CLOCK_ENV, "").strip()
-    return utc(raw).floor("s") if raw else now_utc()
+    return clock_now()

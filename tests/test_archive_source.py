@@ -143,6 +143,9 @@ def test_unsigned_spread_sign_and_missing_lines(synth):
     assert fb["bookmaker"] == "betting_results" and fb["home_spread"] == 4.5
     ts = o.loc["20211231CHAMIL", "snapshot_ts"]
     assert ts == local_ts("2021-12-31", DEFAULT_TIP_LOCAL) - pd.Timedelta(minutes=30)
+    # the files carry no spread or total prices
+    prices = ["home_spread_price", "away_spread_price", "over_price", "under_price"]
+    assert o[prices].isna().all().all() and o["total"].notna().any()
 
 
 def test_results_prefer_betting_and_fall_back_to_lines(synth):

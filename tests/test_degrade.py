@@ -268,6 +268,8 @@ def test_tipoff_run_goes_on_without_a_failed_feed(root, tmp_path, monkeypatch, c
 # ----------------------------------------------------------------------------- live, offline
 
 LIVE_DAY = "2025-10-02"  # the recorded schedule's first date: NYK v PHI (preseason, Abu Dhabi)
+LIVE_GAME = "0012500008"
+SCHEDULE_FIXTURE = "scheduleLeagueV2_2025-26_TRIMMED_first2dates.json"
 ODDS_KEY = "dummy-odds-key-7f3a91c2"
 
 
@@ -296,7 +298,7 @@ class RecordedServices:
 
         def answer(path: str, q: dict) -> tuple[int, bytes]:
             if path == "/static/json/staticData/scheduleLeagueV2.json":
-                return 200, (fixtures / "nba_cdn/scheduleLeagueV2_2025-26_TRIMMED_first2dates.json").read_bytes()
+                return 200, (fixtures / "nba_cdn" / SCHEDULE_FIXTURE).read_bytes()
             if path == "/static/json/liveData/scoreboard/todaysScoreboard_00.json":
                 return 200, (fixtures / "nba_cdn/todaysScoreboard_00_2023-04-20.json").read_bytes()
             if path == "/stats/commonteamroster" and q.get("TeamID") == "1610612738":
@@ -357,8 +359,15 @@ def test_live_job_offline_on_recorded_responses(root, fixtures_dir, monkeypatch,
     from sensors.alerts import degraded_slate_alert_sensor
     from sensors.live_runs import live_run_registry_sensor
     with RecordedServices(fixtures_dir) as services:
+        # The clock stands at the slate's default as-of (5 minutes before the recorded tip), as
+        # on the day: odds then come from the current-odds endpoint, not the historical one.
+        schedule = json.loads((fixtures_dir / "nba_cdn" / SCHEDULE_FIXTURE).read_text())
+        tip = min(pd.Timestamp(g["gameDateTimeUTC"])
+                  for d in schedule["leagueSchedule"]["gameDates"] for g in d["games"]
+                  if g["gameId"] == LIVE_GAME)
         for k, v in {**services.env(), "TIPOFF_SOURCE": "live", "ODDS_API_KEY": ODDS_KEY,
-                     "TIPOFF_HTTP_MIN_INTERVAL": "0"}.items():
+                     "TIPOFF_HTTP_MIN_INTERVAL": "0",
+                     "TIPOFF_NOW": (tip - pd.Timedelta(minutes=5)).isoformat()}.items():
             monkeypatch.setenv(k, v)
         make_source.cache_clear()  # a LiveSource built with this environment
         request.addfinalizer(make_source.cache_clear)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -212,7 +211,8 @@ def test_elo_win_prob_vectorized():
     assert elo_win_prob(1500, 1500, home_adv=0) == 0.5
 
 
-def test_speed_20k_games():
+def test_20k_games_all_rated():
+    """Every game of a long history gets a pre-game rating (speed: bench/bench_sources.py)."""
     rng = np.random.default_rng(0)
     n = 20_000
     games = pd.DataFrame({
@@ -220,8 +220,5 @@ def test_speed_20k_games():
         "tip_ts": T0 + pd.to_timedelta(np.arange(n) // 5, unit="h"),
         "home_team_id": rng.integers(0, 30, n), "away_team_id": rng.integers(30, 60, n),
         "home_pts": rng.integers(80, 130, n).astype(float), "away_pts": rng.integers(80, 130, n).astype(float)})
-    elo_ratings_before_games(games.head(10))  # JIT / cache load
-    t = time.perf_counter()
     res = elo_ratings_before_games(games)
-    assert time.perf_counter() - t < 1.0
     assert res["home_elo_pre"].notna().all()

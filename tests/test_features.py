@@ -13,7 +13,7 @@ from pipeline_assets.features import (
     validate_features,
 )
 from pipeline_assets.features.schema import TEAM_DEFAULTS
-from tipoff_core.schemas import conform
+from tipoff_core.schemas import ODDS, conform
 from tipoff_core.timeutil import local_ts
 
 A, B, C, D = 1, 2, 3, 4
@@ -71,7 +71,8 @@ def injury_rows(rows: list[dict]) -> pd.DataFrame:
 
 
 def odds_rows(rows: list[dict]) -> pd.DataFrame:
-    return conform(pd.DataFrame(rows), "odds", "test", "odds")
+    """Odds rows; a column a row leaves out (the spread / total prices) is NaN: not quoted."""
+    return conform(pd.DataFrame(rows).reindex(columns=list(ODDS)), "odds", "test", "odds")
 
 
 def targets_of(sched: pd.DataFrame, cutoff=None) -> pd.DataFrame:

@@ -59,9 +59,12 @@ def _odds_row(rng, gid, book, snap):
     def ml():
         v = float(rng.integers(100, 400))
         return v if rng.random() < 0.5 else -v
-    return {"game_id": gid, "bookmaker": book, "home_ml": ml(), "away_ml": ml(),
-            "home_spread": float(rng.integers(-24, 25)) / 2, "total": float(rng.integers(400, 480)) / 2,
-            "snapshot_ts": snap}
+    row = {"game_id": gid, "bookmaker": book, "home_ml": ml(), "away_ml": ml(),
+           "home_spread": float(rng.integers(-24, 25)) / 2, "total": float(rng.integers(400, 480)) / 2,
+           "snapshot_ts": snap}
+    juice = rng.integers(-125, -99, 4).astype(float)  # spread and total prices, -125..-100
+    return {**row, **dict(zip(("home_spread_price", "away_spread_price", "over_price",
+                               "under_price"), juice))}
 
 
 def make_league(seed: int, n_teams: int, n_games: int):
@@ -247,6 +250,7 @@ def perturb_after(rng, T: pd.Timestamp, sch: pd.DataFrame, tables: dict) -> dict
         late = (od["snapshot_ts"] > T).to_numpy()
         od.loc[late, "home_ml"] = -999.0
         od.loc[late, "home_spread"] = 30.0
+        od.loc[late, ["home_spread_price", "over_price"]] = 900.0
         od = od[~(late & (rng.random(len(od)) < 0.3))]
     add = [_odds_row(rng, gid, f"b{int(rng.integers(1, 6))}", T + H * float(rng.uniform(0.001, 10)))
            for gid in sch["game_id"].sample(frac=1.0, random_state=int(rng.integers(0, 1000))).head(5)]

@@ -86,12 +86,20 @@ class Router:
         return [p for u, p in self.calls if fragment in u]
 
 
-def make_source(routes, *, key: str | None = KEY, provider=None, clock=None, **http_kw):
+# The source's wall clock in these tests unless one is given: every as-of is later, so odds come
+# from the current-odds endpoint (the historical route has its own tests, test_odds_history.py).
+BEFORE_EVERY_AS_OF = pd.Timestamp("2000-01-01T00:00:00Z")
+
+
+def make_source(routes, *, key: str | None = KEY, provider=None, clock=None,
+                now=lambda: BEFORE_EVERY_AS_OF, source_kw: dict | None = None, **http_kw):
     router = routes if isinstance(routes, Router) else Router(routes)
     clock = clock or FakeClock()
     http = HttpClient(transport=router, sleep=clock.sleep, clock=clock,
                       min_interval=http_kw.pop("min_interval", 0.0), **http_kw)
-    return LiveSource(http=http, odds_api_key=key, injury_rows_provider=provider), router, clock
+    source = LiveSource(http=http, odds_api_key=key, injury_rows_provider=provider, now=now,
+                        **(source_kw or {}))
+    return source, router, clock
 
 
 def dumps(obj) -> bytes:
@@ -363,12 +371,17 @@ def test_odds_from_recorded_odds_api(fx):
     assert len(t) == 9 and set(t.game_id) == {"0022200258"}
     fd = t.loc["fanduel"]
     assert (fd.home_ml, fd.away_ml, fd.home_spread, fd.total) == (110, -140, 2.5, 219.5)
+    # spread prices: Philadelphia (home) -118 at +2.5, Brooklyn -110 at -2.5; total -115 / -113
+    assert (fd.home_spread_price, fd.away_spread_price) == (-118, -110)
+    assert (fd.over_price, fd.under_price) == (-115, -113)
     assert fd.snapshot_ts == pd.Timestamp("2022-11-23T01:05:10Z")  # bookmaker last_update
     dk = t.loc["draftkings"]
     assert (dk.home_ml, dk.away_ml, dk.home_spread, dk.total) == (105, -135, 1.5, 220.5)
     bf = t.loc["betfair"]  # h2h plus an exchange lay market, which is ignored
     assert (bf.home_ml, bf.away_ml) == (126, -147)
     assert math.isnan(bf.home_spread) and math.isnan(bf.total)
+    assert bf[["home_spread_price", "away_spread_price", "over_price", "under_price"]].isna().all()
+    assert ex.notes["odds_endpoint"] == "current" and ex.notes["credits"] == 3
     assert ex.notes["ignored_markets"] == ["h2h_lay"] and ex.notes["unmatched_events"] == 0
     (url, params), = [c for c in router.calls if "the-odds-api.com" in c[0]]
     assert url == "https://api.the-odds-api.com/v4/sports/basketball_nba/odds"

@@ -14,13 +14,18 @@ Conventions (the contract other modules rely on):
 - `snapshot_ts` is when the row became knowable.  A source never returns a row with
   `snapshot_ts > as_of`.
 - `tip_ts` / `final_ts` are UTC.  `game_date` is the local (America/New_York) date of the tip.
-- odds: American moneylines; `home_spread` is the home team's line (negative = home favoured).
+- odds: American prices (moneylines and the spread/total prices); `home_spread` is the home
+  team's line (negative = home favoured), `total` the over/under line; a price is NaN when the
+  book does not quote it (the archive has no spread/total prices).
 """
 from __future__ import annotations
 
 import pandas as pd
 
-SCHEMA_VERSION = 2  # 2: box scores carry the whole traditional line, schedules neutral_site
+# 2: box scores carry the whole traditional line, schedules neutral_site
+# 3: odds carry the spread and total prices (home/away_spread_price, over/under_price); runs
+#    stored before read them as NaN (`restore_dtypes`)
+SCHEMA_VERSION = 3
 
 SCHEDULE = {
     "game_id": "str", "season": "str", "game_date": "date", "tip_ts": "ts",
@@ -39,8 +44,17 @@ INJURIES = {
 }
 ODDS = {
     "game_id": "str", "bookmaker": "str", "home_ml": "float", "away_ml": "float",
-    "home_spread": "float", "total": "float", "snapshot_ts": "ts",
+    "home_spread": "float", "total": "float",
+    # American prices of the two sides of the spread (home at home_spread, away at -home_spread)
+    # and of the total (over / under `total`)
+    "home_spread_price": "float", "away_spread_price": "float", "over_price": "float",
+    "under_price": "float",
+    "snapshot_ts": "ts",
 }
+# the odds columns that are prices, in pairs that form one two-way book each
+PRICE_PAIRS = {"moneyline": ("home_ml", "away_ml"),
+               "spread": ("home_spread_price", "away_spread_price"),
+               "total": ("over_price", "under_price")}
 ROSTERS = {
     "team_id": "int", "team": "str", "player_id": "int", "player_name": "str", "position": "str",
     "snapshot_ts": "ts",
@@ -181,10 +195,24 @@ def arrow_schema(kind: str):
     return pa.schema([(c, arrow[t]) for c, t in TABLES[kind][0].items()])
 
 
+NULLABLE_TYPES = ("float", "Int", "bool")
+
+
 def restore_dtypes(df: pd.DataFrame, kind: str) -> pd.DataFrame:
-    """Canonical pandas dtypes after a parquet round trip (nullable ints and booleans)."""
+    """Canonical pandas dtypes after a parquet round trip (nullable ints and booleans).
+
+    The one place stored tables meet a newer contract: a nullable column the table was written
+    without (a run stored before the column existed, e.g. odds prices before version 3) comes back
+    as all-NA; a missing non-nullable column is still an error (KeyError)."""
     schema, _ = TABLES[kind]
-    return pd.DataFrame({c: _cast(df[c], t) for c, t in schema.items()}, index=df.index)
+    out = {}
+    for c, t in schema.items():
+        if c not in df.columns and t in NULLABLE_TYPES:
+            out[c] = pd.Series(float("nan") if t == "float" else pd.NA, index=df.index,
+                               dtype=_PANDAS_DTYPE[t])
+        else:
+            out[c] = _cast(df[c], t)
+    return pd.DataFrame(out, index=df.index)
 
 
 # ----------------------------------------------------------------------------- value rules
@@ -230,15 +258,24 @@ def _not_american(s: pd.Series) -> pd.Series:
     return v.notna() & ~((v.abs() >= AMERICAN_MIN) & (v.abs() <= AMERICAN_MAX))
 
 
-def _impossible_book(df: pd.DataFrame) -> pd.Series:
-    """Both sides' implied probabilities must add to a bookmaker's overround."""
+def _impossible_book(first: str, second: str):
+    """Rule: where both sides are quoted, their implied probabilities add to a bookmaker's
+    overround (a one-sided quote is allowed; a non-price is reported by its own rule)."""
     def implied(s):
         v = s.astype("float64")
         return pd.Series(pd.NA, index=s.index, dtype="Float64").where(
             v.isna(), (100 / (v + 100)).where(v > 0, -v / (-v + 100)))
-    both = implied(df["home_ml"]) + implied(df["away_ml"])
-    return (both.notna() & ((both < MIN_OVERROUND) | (both > MAX_OVERROUND))).fillna(False) \
-        .astype(bool)
+
+    def check(df: pd.DataFrame) -> pd.Series:
+        both = implied(df[first]) + implied(df[second])
+        return (both.notna() & ((both < MIN_OVERROUND) | (both > MAX_OVERROUND))).fillna(False) \
+            .astype(bool)
+    return check
+
+
+def _price_without_line(price: str, line: str):
+    """Rule: a spread / total price is the price of a line, so the line must be quoted too."""
+    return lambda df: df[price].notna() & df[line].isna()
 
 
 def _same_teams(df: pd.DataFrame) -> pd.Series:
@@ -252,11 +289,15 @@ RULES: dict[str, list[tuple[str, str, object]]] = {
     "schedule": [("home and away are different teams", "home_team_id", _same_teams),
                  ("game_type is one of " + "/".join(GAME_TYPES), "game_type",
                   lambda df: ~df["game_type"].isin(GAME_TYPES))],
-    "odds": [("home_ml is an American price", "home_ml", lambda df: _not_american(df["home_ml"])),
-             ("away_ml is an American price", "away_ml", lambda df: _not_american(df["away_ml"])),
-             (f"the two moneylines form a real book (implied sum {MIN_OVERROUND}-{MAX_OVERROUND})",
-              "home_ml",
-              _impossible_book)],
+    "odds": [*((f"{c} is an American price", c, lambda df, c=c: _not_american(df[c]))
+               for pair in PRICE_PAIRS.values() for c in pair),
+             *((f"the two {market} prices form a real book (implied sum "
+                f"{MIN_OVERROUND}-{MAX_OVERROUND})", first, _impossible_book(first, second))
+               for market, (first, second) in PRICE_PAIRS.items()),
+             *((f"{price} has its line ({line})", price, _price_without_line(price, line))
+               for price, line in (("home_spread_price", "home_spread"),
+                                   ("away_spread_price", "home_spread"),
+                                   ("over_price", "total"), ("under_price", "total")))],
     "injuries": [("status is one of " + "/".join(STATUSES), "status",
                   lambda df: ~df["status"].isin(STATUSES))],
 }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -54,6 +55,16 @@ def utc(ts) -> pd.Timestamp:
 
 def now_utc() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").floor("s")
+
+
+# The clock of the automation (sensors) and of the live source's "is this as-of in the past":
+# wall time, or `TIPOFF_NOW` (an ISO timestamp) to replay a past day.  Never set on a daemon.
+CLOCK_ENV = "TIPOFF_NOW"
+
+
+def clock_now() -> pd.Timestamp:
+    raw = os.environ.get(CLOCK_ENV, "").strip()
+    return utc(raw).floor("s") if raw else now_utc()
 
 
 def ts_token(ts: pd.Timestamp) -> str:

@@ -27,8 +27,8 @@ def make_source(name: str = "simulated", archive_dir: str = "", seed: int = 7, s
         from resources.sources.archive import ArchiveSource
         return ArchiveSource(archive_dir)
     if name == "live":
-        from resources.sources.live import LiveSource
-        return LiveSource()
+        from resources.sources.live import LiveSource, odds_meter_from_env
+        return LiveSource(odds_meter=odds_meter_from_env())
     raise ValueError(f"unknown TIPOFF_SOURCE {name!r}; choose one of {', '.join(SOURCE_NAMES)}")
 
 

@@ -12,9 +12,10 @@
 
 Failures raise `SourceError(source="live", endpoint=<logical name or redacted URL>, ...)`; HTTP
 errors name the status code.  For tests, `transport` replaces the network: a callable
-`(url, params) -> (status, body_bytes)` that may also raise `TimeoutError`/`ConnectionError` (or
-the `requests` equivalents); `sleep` and `clock` are injectable so backoff and rate limiting can
-be checked without waiting.
+`(url, params) -> (status, body_bytes)` or `(status, body_bytes, headers)` that may also raise
+`TimeoutError`/`ConnectionError` (or the `requests` equivalents); `sleep` and `clock` are
+injectable so backoff and rate limiting can be checked without waiting.  `get_json_with_headers`
+also returns the response headers (lower-case names), e.g. The Odds API's credit counters.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from resources.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 
-Transport = Callable[[str, dict], tuple[int, bytes]]
+Transport = Callable[[str, dict], "tuple[int, bytes] | tuple[int, bytes, Mapping[str, str]]"]
 
 REDACTED = "REDACTED"
 DEFAULT_TIMEOUT = 10.0
@@ -207,6 +208,11 @@ class HttpClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None, *,
             endpoint: str | None = None) -> bytes:
         """Response body of a GET; raises SourceError once retries are exhausted."""
+        return self._get(url, params, endpoint)[0]
+
+    def _get(self, url: str, params: Mapping[str, Any] | None,
+             endpoint: str | None) -> tuple[bytes, dict[str, str]]:
+        """(body, lower-cased response headers) of a GET, with retries."""
         params = dict(params or {})
         for k, v in params.items():
             if is_secret_param(k) and v:
@@ -219,7 +225,7 @@ class HttpClient:
             self._throttle(host)
             log.debug("GET %s (attempt %d/%d)", safe_url, attempt, self.max_attempts)
             try:
-                status, body = self._transport(url, params)
+                status, body, *rest = self._transport(url, params)
             except _TIMEOUT_ERRORS as exc:
                 problem, raw = f"timeout after {self.timeout:g}s ({type(exc).__name__})", None
             except _CONNECTION_ERRORS as exc:
@@ -230,7 +236,8 @@ class HttpClient:
                                   f"({safe_url})") from None
             else:
                 if 200 <= status < 300:
-                    return scrub_bytes(body, self._secrets)  # raw payloads are stored
+                    headers = {str(k).lower(): str(v) for k, v in dict(*rest[:1]).items()}
+                    return scrub_bytes(body, self._secrets), headers  # raw payloads are stored
                 raw = scrub_bytes(body, self._secrets)
                 if status != 429 and status < 500:
                     raise SourceError(self.source, name, f"HTTP {status} from {safe_url}", raw=raw)
@@ -245,10 +252,16 @@ class HttpClient:
     def get_json(self, url: str, params: Mapping[str, Any] | None = None, *,
                  endpoint: str | None = None) -> tuple[Any, bytes]:
         """(parsed JSON, exact body bytes).  Invalid JSON raises SourceError with the body."""
-        body = self.get(url, params, endpoint=endpoint)
+        payload, body, _ = self.get_json_with_headers(url, params, endpoint=endpoint)
+        return payload, body
+
+    def get_json_with_headers(self, url: str, params: Mapping[str, Any] | None = None, *,
+                              endpoint: str | None = None) -> tuple[Any, bytes, dict[str, str]]:
+        """(parsed JSON, exact body bytes, lower-cased response headers)."""
+        body, headers = self._get(url, params, endpoint)
         name = endpoint or redact(url, params)
         try:
-            return json.loads(body), body
+            return json.loads(body), body, headers
         except (ValueError, UnicodeDecodeError) as exc:
             raise SourceError(self.source, name, f"invalid JSON: {exc}",
                               raw=scrub_bytes(body, self._secrets)) from None
@@ -270,4 +283,4 @@ class HttpClient:
             self._session = requests.Session()
         resp = self._session.get(url, params=params, headers=self.headers_for(url),
                                  timeout=self.timeout)
-        return resp.status_code, resp.content
+        return resp.status_code, resp.content, resp.headers

@@ -8,6 +8,9 @@ Endpoints (logical names, used in errors and `Extract.endpoint`):
   stats.boxscoretraditionalv3   https://stats.nba.com/stats/boxscoretraditionalv3
   stats.commonteamroster        https://stats.nba.com/stats/commonteamroster
   oddsapi.v4.odds               https://api.the-odds-api.com/v4/sports/basketball_nba/odds
+  oddsapi.v4.historical.events  .../v4/historical/sports/basketball_nba/events?date=
+  oddsapi.v4.historical.event_odds
+                                .../v4/historical/sports/basketball_nba/events/{id}/odds?date=
   injury_report                 https://ak-static.cms.nba.com/referee/injury/Injury-Report_*.pdf
                                 (the newest official PDF at as_of, see sources/injury_report.py;
                                 or rows from an injected provider)
@@ -40,7 +43,13 @@ Semantics and decisions (see also each `_fetch_*`):
   skipped and counted).
 - odds: events are matched to the schedule's game_id by (New York date of commence_time, home
   team id, away team id); unmatched events are dropped and counted.  One row per (event,
-  bookmaker); markets other than h2h/spreads/totals (e.g. `h2h_lay`) are ignored.
+  bookmaker) with the moneylines, the home spread and the total and the prices of both sides of
+  each; markets other than h2h/spreads/totals (e.g. `h2h_lay`) are ignored.  An as-of within
+  `odds_history_after` (10 min) of the source's clock (`TIPOFF_NOW`, else wall time) is answered
+  by the current-odds endpoint; an older one by the historical endpoints as of that instant
+  (`_fetch_historical_odds`: events at the snapshot, then each not-yet-started game's event odds
+  in decimal prices, converted to American).  Every Odds API call is paid through `odds_meter`
+  (sources/odds_api.py: budgets checked before the call, credits booked in the ledger).
 - injuries: `parse_injury_report_rows` normalizes the rows; player ids come from the teams'
   rosters (matched by normalized name), else a stable negative surrogate.  A team whose report
   is NOT YET SUBMITTED is one team-level row (player_id 0, status "Not Yet Submitted":
@@ -70,12 +79,17 @@ from tipoff_core.schemas import (
     GAME_TYPES, NOT_YET_SUBMITTED, STATUSES, TEAM_LEVEL_PLAYER_ID, empty_frame, games_left,
 )
 from tipoff_core.timeutil import (
-    GAME_DURATION, LEAGUE_TZ, league_date, local_ts, season_of, to_date, utc,
+    GAME_DURATION, LEAGUE_TZ, clock_now, league_date, local_ts, season_of, to_date, utc,
 )
 from resources.sources.base import Extract, SourceError, finish
 from resources.sources import in_game
 from resources.sources.http import HttpClient, redact_text, scrub_bytes
 from resources.sources.injury_report import official_report_provider
+from resources.sources.odds_api import (
+    EP_HISTORICAL_EVENT_ODDS, EP_HISTORICAL_EVENTS, EP_ODDS, HISTORICAL_EVENT_ODDS_PATH,
+    HISTORICAL_EVENTS_PATH, MARKETS as ODDS_MARKETS, ODDS_PATH, CreditLedger, CreditMeter,
+    call_cost, count, decimal_to_american,
+)
 
 SOURCE = "live"
 
@@ -90,7 +104,6 @@ SCHEDULE_PATH = "/static/json/staticData/scheduleLeagueV2.json"
 SCOREBOARD_PATH = "/static/json/liveData/scoreboard/todaysScoreboard_00.json"
 PLAY_BY_PLAY_PATH = "/static/json/liveData/playbyplay/playbyplay_{game_id}.json"
 STATS_PATH = "/stats/{endpoint}"
-ODDS_PATH = "/v4/sports/basketball_nba/odds"
 
 
 def base_url(env: str) -> str:
@@ -115,7 +128,6 @@ EP_PLAY_BY_PLAY = "cdn.playbyplay"
 EP_GAMELOG = "stats.leaguegamelog"
 EP_BOX = "stats.boxscoretraditionalv3"
 EP_ROSTER = "stats.commonteamroster"
-EP_ODDS = "oddsapi.v4.odds"
 EP_INJURIES = "injury_report"
 
 ODDS_KEY_ENV = "ODDS_API_KEY"
@@ -134,6 +146,14 @@ GAME_TYPE_OF_PREFIX = dict(zip(("001", "002", "003", "004", "005", "006"), GAME_
 _NAME_SUFFIXES = {"jr", "sr", "ii", "iii", "iv"}
 
 InjuryRowsProvider = Callable[[dt.date, pd.Timestamp], tuple[list[dict], pd.Timestamp]]
+# the ODDS columns a bookmaker's quotes fill (NaN when it does not quote them)
+ODDS_VALUES = ("home_ml", "away_ml", "home_spread", "total", "home_spread_price",
+               "away_spread_price", "over_price", "under_price")
+# Odds as of an instant more than this before the source's clock come from the historical
+# endpoints: the current endpoint only answers "now".
+ODDS_HISTORY_AFTER = pd.Timedelta(minutes=10)
+# The pipeline's meter: the data root's ledger, TIPOFF_ODDS_DAILY_CREDIT_BUDGET (make_source).
+odds_meter_from_env = CreditMeter.from_env
 
 
 # --------------------------------------------------------------------------------- teams / names
@@ -316,6 +336,37 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _iso(ts: pd.Timestamp) -> str:
+    return utc(ts).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _commence_window(game_date: dt.date) -> dict[str, str]:
+    """commenceTimeFrom / commenceTimeTo: the New York calendar day of `game_date`."""
+    start = pd.Timestamp(dt.datetime.combine(game_date, dt.time(0), tzinfo=LEAGUE_TZ))
+    return {"commenceTimeFrom": _iso(start), "commenceTimeTo": _iso(start + pd.Timedelta(days=1))}
+
+
+def _market_groups(markets: str) -> list[str]:
+    """Historical event-odds requests: the moneyline alone, then the lines (spreads, totals)
+    together -- the same credits as one request, and `markets="h2h"` skips the second."""
+    wanted = [m for m in ODDS_MARKETS if m in {x.strip() for x in markets.split(",")}]
+    groups = [",".join(m for m in wanted if m == "h2h"), ",".join(m for m in wanted if m != "h2h")]
+    return [g for g in groups if g]
+
+
+def _merge_book_row(by_book: dict[str, dict], row: dict) -> None:
+    """Fold one bookmaker's row of another market request into its row so far; the merged row is
+    knowable once both were (the later last_update)."""
+    have = by_book.get(row["bookmaker"])
+    if have is None:
+        by_book[row["bookmaker"]] = row
+        return
+    for col in ODDS_VALUES:
+        if pd.isna(have[col]) and not pd.isna(row[col]):
+            have[col] = row[col]
+    have["snapshot_ts"] = max(have["snapshot_ts"], row["snapshot_ts"])
+
+
 # ------------------------------------------------------------------------------- injury rows
 _INJURY_FIELDS = ("Game Date", "Game Time", "Matchup", "Team", "Player Name", "Current Status",
                   "Reason")
@@ -423,11 +474,23 @@ class LiveSource:
     def __init__(self, http: HttpClient | None = None, odds_api_key: str | None = None,
                  injury_rows_provider: InjuryRowsProvider | None = None, *,
                  odds_regions: str = "us", final_ts_policy: str = "as_of",
-                 schedule_ttl: float = 300.0):
+                 schedule_ttl: float = 300.0, odds_meter: CreditMeter | None = None,
+                 now: Callable[[], pd.Timestamp] = clock_now,
+                 odds_history_after: pd.Timedelta = ODDS_HISTORY_AFTER,
+                 odds_in_play: bool = False, odds_markets: str = ",".join(ODDS_MARKETS)):
         if final_ts_policy not in FINAL_TS_POLICIES:
             raise ValueError(f"final_ts_policy must be one of {FINAL_TS_POLICIES}")
+        if not _market_groups(odds_markets):
+            raise ValueError(f"odds_markets must name some of {', '.join(ODDS_MARKETS)}")
         self.http = http or HttpClient()
         self._odds_api_key = odds_api_key
+        # Every Odds API call is checked against the credit budgets and booked here (default: in
+        # memory only; the pipeline's source books into the data root's ledger, see make_source).
+        self.odds_meter = odds_meter or CreditMeter()
+        self.now = now  # decides whether an as-of is "now" (current odds) or past (historical)
+        self.odds_history_after = odds_history_after
+        self.odds_in_play = odds_in_play  # historical: also price games already under way
+        self.odds_markets = odds_markets  # historical: markets asked for (h2h,spreads,totals)
         # Default: the newest official PDF at or before as_of; tests inject rows instead.
         self.injury_rows_provider = injury_rows_provider or official_report_provider(self.http)
         self.odds_regions = odds_regions
@@ -874,18 +937,114 @@ class LiveSource:
                       raw=_json_bytes(kept), notes=notes)
 
     # -------------------------------------------------------------------- odds
-    def _odds_key(self) -> str:
+    def _odds_key(self, endpoint: str = EP_ODDS) -> str:
         key = self._odds_api_key or os.environ.get(ODDS_KEY_ENV, "").strip()
         if not key:
-            raise SourceError(SOURCE, EP_ODDS, f"no Odds API key: set the {ODDS_KEY_ENV} "
-                                               "environment variable or pass odds_api_key")
+            raise SourceError(SOURCE, endpoint, f"no Odds API key: set the {ODDS_KEY_ENV} "
+                                                "environment variable or pass odds_api_key")
         self.http.add_secret(key)
         return key
+
+    def odds_are_historical(self, as_of: pd.Timestamp) -> bool:
+        """Whether odds as of `as_of` come from the historical endpoints: the as-of is more than
+        `odds_history_after` before the source's clock (the current endpoint answers *now*)."""
+        return self.now() - utc(as_of) > self.odds_history_after
+
+    def _odds_call(self, endpoint: str, path: str, params: dict, cost: int,
+                   context: dict) -> tuple[Any, bytes, str | None]:
+        """(payload, raw, cache key) of one Odds API request, paid through the credit meter:
+        the budgets are checked before the request and its cost booked after.  A historical
+        request already answered is read from the ledger's cache (free); the caller stores a new
+        answer with `_remember` once it parsed."""
+        cache_key = None
+        ledger = self.odds_meter.ledger
+        if endpoint != EP_ODDS and ledger is not None:
+            cache_key = CreditLedger.request_key(path, params)
+            body = ledger.cached(cache_key)
+            if body is not None:
+                self.odds_meter.cache_hits += 1
+                try:
+                    return json.loads(body), body, None
+                except ValueError:
+                    pass  # a damaged cache file: ask again
+        self.odds_meter.check(endpoint, cost)
+        payload, raw, headers = self.http.get_json_with_headers(odds_api_url(path), params,
+                                                                endpoint=endpoint)
+        self.odds_meter.record(endpoint, cost, headers, context=context)
+        return payload, scrub_bytes(raw, self.http.secrets), cache_key
+
+    def _remember(self, cache_key: str | None, raw: bytes) -> None:
+        if cache_key is not None and self.odds_meter.ledger is not None:
+            self.odds_meter.ledger.store(cache_key, raw)
+
+    @staticmethod
+    def _price(doc: _Doc, outcome: dict, path: str, decimal: bool) -> float:
+        price = doc.get(outcome, "price", path, "num")
+        if not decimal:
+            return float(price)
+        try:
+            return decimal_to_american(price)
+        except ValueError as exc:
+            raise doc.error(f"{path}.price", str(exc)) from None
+
+    @staticmethod
+    def _book_row(doc: _Doc, bk: Any, bpath: str, game_id: str, home: str, away: str, *,
+                  decimal: bool, notes: dict, ignored: set[str]) -> dict | None:
+        """One ODDS row of a bookmaker (None when it quotes none of h2h/spreads/totals).
+
+        The spread is the home side's point (the away side's, negated, when only it is quoted);
+        the away price belongs to that line only when the away point is its negative, the under
+        price to the total only at the over's point (else NaN, counted in notes)."""
+        doc.check(bk, bpath, "dict")
+        row = {"game_id": game_id, "bookmaker": doc.get(bk, "key", bpath, "str"),
+               **dict.fromkeys(ODDS_VALUES, float("nan")),
+               "snapshot_ts": doc.ts(bk, "last_update", bpath)}
+        found = False
+        for m, mk in enumerate(doc.get(bk, "markets", bpath, "list")):
+            mpath = f"{bpath}.markets[{m}]"
+            doc.check(mk, mpath, "dict")
+            mkey = doc.get(mk, "key", mpath, "str")
+            if mkey not in ODDS_MARKETS:
+                ignored.add(mkey)
+                continue
+            sides: dict[str, tuple[float, float | None]] = {}
+            for o, oc in enumerate(doc.get(mk, "outcomes", mpath, "list")):
+                opath = f"{mpath}.outcomes[{o}]"
+                doc.check(oc, opath, "dict")
+                name = doc.get(oc, "name", opath, "str")
+                price = LiveSource._price(doc, oc, opath, decimal)
+                point = None if mkey == "h2h" else float(doc.get(oc, "point", opath, "num"))
+                sides[name] = (price, point)
+            first, second = {"h2h": (home, away), "spreads": (home, away),
+                             "totals": ("Over", "Under")}[mkey]
+            if not (first in sides or second in sides):
+                continue
+            found = True
+            if mkey == "h2h":
+                row["home_ml"] = sides.get(home, (float("nan"),))[0]
+                row["away_ml"] = sides.get(away, (float("nan"),))[0]
+                continue
+            line_col, (p1, p2) = ("home_spread", ("home_spread_price", "away_spread_price")) \
+                if mkey == "spreads" else ("total", ("over_price", "under_price"))
+            sign = -1.0 if mkey == "spreads" else 1.0  # the second side's point, seen from the first
+            if first in sides:
+                row[p1], row[line_col] = sides[first]
+                if second in sides:
+                    price2, point2 = sides[second]
+                    if point2 * sign == row[line_col]:
+                        row[p2] = price2
+                    else:
+                        notes[f"{mkey}_lines_differ"] = notes.get(f"{mkey}_lines_differ", 0) + 1
+            else:
+                row[p2], point2 = sides[second]
+                row[line_col] = point2 * sign
+        return row if found else None
 
     @staticmethod
     def parse_odds(payload: Any, raw: bytes, schedule: pd.DataFrame, game_date: dt.date,
                    as_of: pd.Timestamp, notes: dict | None = None) -> pd.DataFrame:
-        """ODDS rows (one per event and bookmaker) for the schedule's games of `game_date`."""
+        """ODDS rows (one per event and bookmaker) for the schedule's games of `game_date`, from
+        the current-odds endpoint (American prices)."""
         doc = _Doc(EP_ODDS, raw)
         notes = notes if notes is not None else {}
         games = {(int(h), int(a)): gid for gid, h, a in
@@ -904,45 +1063,16 @@ class LiveSource:
             if league_date(commence) != game_date:
                 other_dates += 1
                 continue
-            hid, aid = team_id_from_name(home), team_id_from_name(away)
-            game_id = games.get((hid, aid))
+            game_id = games.get((team_id_from_name(home), team_id_from_name(away)))
             if game_id is None:
                 unmatched += 1
                 continue
             for b, bk in enumerate(books):
-                bpath = f"{path}.bookmakers[{b}]"
-                doc.check(bk, bpath, "dict")
-                book = doc.get(bk, "key", bpath, "str")
-                snap = doc.ts(bk, "last_update", bpath)
-                row = {"game_id": game_id, "bookmaker": book, "home_ml": float("nan"),
-                       "away_ml": float("nan"), "home_spread": float("nan"),
-                       "total": float("nan"), "snapshot_ts": snap}
-                found = False
-                for m, mk in enumerate(doc.get(bk, "markets", bpath, "list")):
-                    mpath = f"{bpath}.markets[{m}]"
-                    doc.check(mk, mpath, "dict")
-                    mkey = doc.get(mk, "key", mpath, "str")
-                    if mkey not in ("h2h", "spreads", "totals"):
-                        ignored.add(mkey)
-                        continue
-                    for o, oc in enumerate(doc.get(mk, "outcomes", mpath, "list")):
-                        opath = f"{mpath}.outcomes[{o}]"
-                        doc.check(oc, opath, "dict")
-                        oname = doc.get(oc, "name", opath, "str")
-                        price = doc.get(oc, "price", opath, "num")
-                        if mkey == "h2h" and oname == home:
-                            row["home_ml"], found = float(price), True
-                        elif mkey == "h2h" and oname == away:
-                            row["away_ml"], found = float(price), True
-                        elif mkey == "spreads" and oname == home:
-                            row["home_spread"] = float(doc.get(oc, "point", opath, "num"))
-                            found = True
-                        elif mkey == "totals" and oname == "Over":
-                            row["total"] = float(doc.get(oc, "point", opath, "num"))
-                            found = True
-                if not found:
+                row = LiveSource._book_row(doc, bk, f"{path}.bookmakers[{b}]", game_id, home,
+                                           away, decimal=False, notes=notes, ignored=ignored)
+                if row is None:
                     continue
-                if snap > as_of:
+                if row["snapshot_ts"] > as_of:
                     after += 1
                     continue
                 rows.append(row)
@@ -952,20 +1082,22 @@ class LiveSource:
         return pd.DataFrame(rows) if rows else empty_frame("odds")
 
     def _fetch_odds(self, game_date, as_of) -> Extract:
+        if self.odds_are_historical(as_of):
+            return self._fetch_historical_odds(game_date, as_of)
         key = self._odds_key()
-        notes: dict = {}
+        notes: dict = {"odds_endpoint": "current"}
         sched, sched_payload, _ = self._schedule_table(game_date, as_of)
-        day_start = pd.Timestamp(dt.datetime.combine(game_date, dt.time(0), tzinfo=LEAGUE_TZ))
         params = {
-            "apiKey": key, "regions": self.odds_regions, "markets": "h2h,spreads,totals",
-            "oddsFormat": "american", "dateFormat": "iso",
-            "commenceTimeFrom": day_start.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "commenceTimeTo": (day_start + pd.Timedelta(days=1)).tz_convert("UTC")
-            .strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "apiKey": key, "regions": self.odds_regions, "markets": ",".join(ODDS_MARKETS),
+            "oddsFormat": "american", "dateFormat": "iso", **_commence_window(game_date),
         }
-        payload, raw = self.http.get_json(odds_api_url(ODDS_PATH), params, endpoint=EP_ODDS)
+        spent = self.odds_meter.spent
+        payload, raw, _ = self._odds_call(
+            EP_ODDS, ODDS_PATH, params, call_cost(EP_ODDS, len(ODDS_MARKETS),
+                                                  count(self.odds_regions)),
+            {"date": game_date.isoformat(), "as_of": as_of.isoformat()})
+        notes["credits"] = self.odds_meter.spent - spent
         secrets = self.http.secrets
-        raw = scrub_bytes(raw, secrets)  # in case the server ever echoes the key
         df = self.parse_odds(payload, raw, sched, game_date, as_of, notes)
         kept = {EP_ODDS: json.loads(raw),
                 f"{EP_SCHEDULE}[{game_date.isoformat()}]":
@@ -973,6 +1105,160 @@ class LiveSource:
         notes = json.loads(redact_text(json.dumps(notes), secrets))
         return finish("odds", df, as_of, source=SOURCE, endpoint=EP_ODDS, raw=_json_bytes(kept),
                       notes=notes)
+
+    # ------------------------------------------------------------ historical odds
+    def _odds_games(self, game_date: dt.date, as_of: pd.Timestamp, notes: dict
+                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """(game_id, home_team_id, away_team_id) of the date's games, and the raw payloads used:
+        the CDN schedule, or -- for a date of another season than the one it publishes -- the
+        stats.nba.com game log of the date (its games are final)."""
+        sched, payload, _ = self._schedule_table(game_date, as_of)
+        kept: dict[str, Any] = {f"{EP_SCHEDULE}[{game_date.isoformat()}]":
+                                self._schedule_excerpt(payload, game_date)}
+        published = (payload.get("leagueSchedule") or {}).get("seasonYear")
+        if len(sched) or published == season_of(game_date):
+            notes["games_lookup"] = EP_SCHEDULE
+            return sched[["game_id", "home_team_id", "away_team_id"]], kept
+        results, made, endpoint = self._results(game_date, as_of, notes)
+        notes["games_lookup"] = endpoint
+        kept.update({k: p for k, (p, _) in made.items()})
+        return results[["game_id", "home_team_id", "away_team_id"]], kept
+
+    @staticmethod
+    def _snapshot_wrapper(doc: _Doc, payload: Any, as_of: pd.Timestamp, data_type: str
+                          ) -> tuple[pd.Timestamp, Any]:
+        """(timestamp, data) of a historical answer ({timestamp, previous_timestamp,
+        next_timestamp, data}); a snapshot after the requested date is an error."""
+        doc.check(payload, "", "dict")
+        snap = doc.ts(payload, "timestamp", "")
+        if snap > as_of:
+            raise doc.error("timestamp", f"{snap.isoformat()} is after the requested date "
+                                         f"{as_of.isoformat()}")
+        return snap, doc.get(payload, "data", "", data_type)
+
+    @staticmethod
+    def parse_historical_events(payload: Any, raw: bytes, game_date: dt.date,
+                                as_of: pd.Timestamp, notes: dict | None = None
+                                ) -> tuple[pd.Timestamp, list[dict]]:
+        """(snapshot timestamp, events of `game_date`) of a historical events answer; each event
+        {id, commence_time, home_team, away_team}."""
+        doc = _Doc(EP_HISTORICAL_EVENTS, raw)
+        notes = notes if notes is not None else {}
+        snap, data = LiveSource._snapshot_wrapper(doc, payload, as_of, "list")
+        events, other = [], 0
+        for i, ev in enumerate(data):
+            path = f"data[{i}]"
+            doc.check(ev, path, "dict")
+            rec = {"id": doc.get(ev, "id", path, "str"),
+                   "commence_time": doc.ts(ev, "commence_time", path),
+                   "home_team": doc.get(ev, "home_team", path, "str"),
+                   "away_team": doc.get(ev, "away_team", path, "str")}
+            if league_date(rec["commence_time"]) != game_date:
+                other += 1
+                continue
+            events.append(rec)
+        notes.update({"snapshot_timestamp": snap.isoformat(), "events": len(events),
+                      "events_other_dates": other})
+        return snap, events
+
+    @staticmethod
+    def parse_historical_event_odds(payload: Any, raw: bytes, event_id: str, game_id: str,
+                                    as_of: pd.Timestamp, notes: dict | None = None
+                                    ) -> list[dict]:
+        """ODDS rows (one per bookmaker) of a historical event-odds answer (decimal prices,
+        converted to American)."""
+        doc = _Doc(EP_HISTORICAL_EVENT_ODDS, raw)
+        notes = notes if notes is not None else {}
+        _, ev = LiveSource._snapshot_wrapper(doc, payload, as_of, "dict")
+        got = doc.get(ev, "id", "data", "str")
+        if got != event_id:
+            raise doc.error("data.id", f"is {got!r}, not the event asked for ({event_id!r})")
+        home = doc.get(ev, "home_team", "data", "str")
+        away = doc.get(ev, "away_team", "data", "str")
+        ignored: set[str] = set(notes.get("ignored_markets", []))
+        rows = []
+        for b, bk in enumerate(doc.get(ev, "bookmakers", "data", "list")):
+            row = LiveSource._book_row(doc, bk, f"data.bookmakers[{b}]", game_id, home, away,
+                                       decimal=True, notes=notes, ignored=ignored)
+            if row is None:
+                continue
+            if row["snapshot_ts"] > as_of:
+                notes["rows_after_as_of"] = notes.get("rows_after_as_of", 0) + 1
+                continue
+            rows.append(row)
+        notes["ignored_markets"] = sorted(ignored)
+        return rows
+
+    def _historical_events(self, game_date: dt.date, as_of: pd.Timestamp, notes: dict
+                           ) -> tuple[pd.Timestamp, list[dict], Any]:
+        """(snapshot timestamp, the date's events, payload) of the historical events snapshot at
+        `as_of` (1 credit; 0 when empty; free when cached)."""
+        params = {"apiKey": self._odds_key(EP_HISTORICAL_EVENTS), "date": _iso(as_of),
+                  "dateFormat": "iso", **_commence_window(game_date)}
+        payload, raw, cache_key = self._odds_call(
+            EP_HISTORICAL_EVENTS, HISTORICAL_EVENTS_PATH, params, call_cost(EP_HISTORICAL_EVENTS),
+            {"date": game_date.isoformat(), "as_of": as_of.isoformat()})
+        snap, events = self.parse_historical_events(payload, raw, game_date, as_of, notes)
+        self._remember(cache_key, raw)
+        return snap, events, payload
+
+    def odds_event_times(self, game_date: dt.date, as_of: pd.Timestamp) -> pd.Series:
+        """Commence times of the date's events in the historical events snapshot at `as_of`:
+        the tip times of a date the CDN schedule does not cover (an earlier season)."""
+        _, events, _ = self._historical_events(game_date, utc(as_of), {})
+        return pd.Series([e["commence_time"] for e in events], dtype="datetime64[us, UTC]")
+
+    def _fetch_historical_odds(self, game_date: dt.date, as_of: pd.Timestamp) -> Extract:
+        """Odds as of a past instant: the historical events snapshot at `as_of` (1 credit), then
+        for each of the date's games not yet started at that snapshot (all of them with
+        `odds_in_play`) its historical event odds -- h2h, then spreads and totals (10 credits per
+        market and region).  Events are matched to game ids by (New York date, home, away);
+        unmatched and started events cost nothing and are counted in notes."""
+        key = self._odds_key(EP_HISTORICAL_EVENTS)
+        notes: dict = {"odds_endpoint": "historical"}
+        spent, hits = self.odds_meter.spent, self.odds_meter.cache_hits
+        games, kept = self._odds_games(game_date, as_of, notes)
+        rows: list[dict] = []
+        if len(games):
+            context = {"date": game_date.isoformat(), "as_of": as_of.isoformat()}
+            snap, events, payload = self._historical_events(game_date, as_of, notes)
+            kept[f"{EP_HISTORICAL_EVENTS}[{_iso(as_of)}]"] = payload
+            ids = {(int(h), int(a)): gid for gid, h, a in
+                   zip(games["game_id"], games["home_team_id"], games["away_team_id"])}
+            unmatched = started = 0
+            for ev in events:
+                game_id = ids.get((team_id_from_name(ev["home_team"]),
+                                   team_id_from_name(ev["away_team"])))
+                if game_id is None:
+                    unmatched += 1
+                    continue
+                if ev["commence_time"] <= snap and not self.odds_in_play:
+                    started += 1  # in-play prices: no pre-game feature may use them
+                    continue
+                by_book: dict[str, dict] = {}
+                for group in _market_groups(self.odds_markets):
+                    path = HISTORICAL_EVENT_ODDS_PATH.format(event_id=ev["id"])
+                    params = {"apiKey": key, "date": _iso(as_of), "regions": self.odds_regions,
+                              "markets": group, "oddsFormat": "decimal", "dateFormat": "iso"}
+                    payload, raw, cache_key = self._odds_call(
+                        EP_HISTORICAL_EVENT_ODDS, path, params,
+                        call_cost(EP_HISTORICAL_EVENT_ODDS, count(group),
+                                  count(self.odds_regions)),
+                        {**context, "event_id": ev["id"], "markets": group})
+                    for row in self.parse_historical_event_odds(payload, raw, ev["id"], game_id,
+                                                                as_of, notes):
+                        _merge_book_row(by_book, row)
+                    self._remember(cache_key, raw)
+                    kept[f"{EP_HISTORICAL_EVENT_ODDS}[{ev['id']}|{group}]"] = payload
+                rows.extend(by_book.values())
+            notes.update({"unmatched_events": unmatched, "events_started": started,
+                          "events_priced": notes.get("events", 0) - unmatched - started})
+        notes.update({"credits": self.odds_meter.spent - spent,
+                      "cache_hits": self.odds_meter.cache_hits - hits})
+        df = pd.DataFrame(rows) if rows else empty_frame("odds")
+        notes = json.loads(redact_text(json.dumps(notes), self.http.secrets))
+        return finish("odds", df, as_of, source=SOURCE, endpoint=EP_HISTORICAL_EVENT_ODDS,
+                      raw=_json_bytes(kept), notes=notes)
 
     # ---------------------------------------------------------------- injuries
     def _fetch_injuries(self, game_date, as_of) -> Extract:

@@ -9,7 +9,8 @@ implied sum no book offers (the favourite's price copied to both sides: 8 games,
 -110/-110 is a real pick'em and stays), totals outside [150, 300],
 spreads above
 25, or of 15+ points while the favourite's moneyline is above -700 (e.g. a 43.5 "spread" at
--165).  "PK" = 0.0; a negative Spread is read as its magnitude.
+-165).  "PK" = 0.0; a negative Spread is read as its magnitude.  The files have no spread or total
+prices: those columns are NaN.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tipoff_core.domain.betting import american_to_prob
 from tipoff_core.schemas import MAX_OVERROUND
 
 ODDS_LEAD = pd.Timedelta(minutes=30)
+NO_PRICES = ("home_spread_price", "away_spread_price", "over_price", "under_price")
 
 
 def build_odds(g: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -77,5 +79,6 @@ def build_odds(g: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         "game_id": g["game_id"],
         "bookmaker": np.where(has_l[keep], "closing", "betting_results"),
         "home_ml": hml[keep], "away_ml": aml[keep], "home_spread": home_spread[keep],
-        "total": total[keep], "snapshot_ts": tip - ODDS_LEAD, "game_date": g["game_date"],
+        "total": total[keep], **{c: np.nan for c in NO_PRICES},
+        "snapshot_ts": tip - ODDS_LEAD, "game_date": g["game_date"],
     }), notes

@@ -98,11 +98,13 @@ def _odds(s: _Season, teams: pd.DataFrame, players: dict) -> pd.DataFrame:
     ar = s.arrays
     G = len(s.game_ids)
     frames = []
-    for b, (book, hml, aml, spread, total) in enumerate(ar["odds"]):
+    for b, (book, hml, aml, spread, total, hsp, asp, over, under) in enumerate(ar["odds"]):
         frames.append(pd.DataFrame({
             "game_id": np.repeat(s.game_ids, 3), "bookmaker": book,
             "home_ml": hml.ravel(), "away_ml": aml.ravel(), "home_spread": spread.ravel(),
-            "total": total.ravel(), "snapshot_ts": _ts(ar["odds_ts"].ravel()),
+            "total": total.ravel(), "home_spread_price": hsp.ravel(),
+            "away_spread_price": asp.ravel(), "over_price": over.ravel(),
+            "under_price": under.ravel(), "snapshot_ts": _ts(ar["odds_ts"].ravel()),
             "_day": np.repeat(s.game_day, 3), "_b": b, "_g": np.repeat(np.arange(G), 3),
         }))
     df = pd.concat(frames, ignore_index=True)
