@@ -13,6 +13,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from pipeline_assets.backtest_assets import backtest_report  # noqa: E402
+from pipeline_assets.executors import tipoff_executor  # noqa: E402
 from pipeline_assets.feature_assets import feature_assets, feature_checks  # noqa: E402
 from pipeline_assets.halftime_assets import halftime_assets  # noqa: E402
 from pipeline_assets.ingest import label_assets, snapshot_assets  # noqa: E402
@@ -34,4 +35,5 @@ defs = dg.Definitions(
     schedules=automation_schedules,
     sensors=automation_sensors,
     resources=resources(),
+    executor=tipoff_executor,  # also for runs of an asset selection (UI Materialize, `dagster asset materialize`)
 )

@@ -9,6 +9,6 @@ fi
 stamp=.venv/.tipoff-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,celery,k8s]'   # tests/test_celery.py, tests/test_deploy.py
   touch "$stamp"
 fi

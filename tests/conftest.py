@@ -3,6 +3,7 @@ tests that need them skip with a clear reason when absent (a user's fresh clone 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,27 @@ def fixtures_dir() -> Path:
     if not d.is_dir():
         pytest.skip(f"recorded API responses not found at {d} (set TIPOFF_SHARED_DIR)")
     return d
+
+
+PG_HOST, PG_USER = "127.0.0.1", "postgres"
+
+
+@pytest.fixture
+def pg_database():
+    """A fresh PostgreSQL database at 127.0.0.1:5432 (user postgres, trust auth), dropped after the
+    test; skips when no server answers."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(host=PG_HOST, user=PG_USER, dbname="postgres", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL answering at {PG_HOST}:5432 as {PG_USER}: {exc}")
+    admin.autocommit = True
+    name = f"tipoff_test_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 
 import dagster as dg
 import pytest
@@ -14,25 +13,7 @@ from resources.predictions_log import PredictionsLog
 from resources.storage import REPO_ROOT
 
 psycopg2 = pytest.importorskip("psycopg2")
-HOST, USER = "127.0.0.1", "postgres"
-
-
-@pytest.fixture
-def pg_database():
-    try:
-        admin = psycopg2.connect(host=HOST, user=USER, dbname="postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL answering at {HOST}:5432 as {USER}: {exc}")
-    admin.autocommit = True
-    name = f"tipoff_test_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+HOST, USER = "127.0.0.1", "postgres"  # the pg_database fixture (conftest.py) makes a database there
 
 
 def test_materialize_partition_on_postgres_instance(pg_database, tmp_path, monkeypatch):
