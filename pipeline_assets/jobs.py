@@ -61,7 +61,7 @@ odds_job = dg.define_asset_job(
     "odds_job", selection=dg.AssetSelection.assets("odds_snapshot"),
     description="One odds snapshot of a date as of run_as_of_ts (odds_cadence_sensor: every 15 "
                 "minutes on game days, from the books' opening to the last tip).",
-    executor_def=dg.in_process_executor, tags=CALLS_SOURCE)
+    executor_def=tipoff_executor, tags=CALLS_SOURCE)
 
 all_jobs = [ingest_job, history_job, live_job, train_job, labels_job, overnight_job,
             performance_job, halftime_job, odds_job]
