@@ -355,8 +355,11 @@ def write_score_run(asset: str, day: str, as_of: pd.Timestamp, table: pd.DataFra
 def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version: str,
                         source: str, role: str = PRODUCTION) -> pd.DataFrame:
     """The predictions-log rows of a scored slate (`role`: production, or shadow)."""
+    rec = table["recommendation"]
+    ml_price = table["best_home_ml"].where(rec == "home", table["best_away_ml"].where(rec == "away"))
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
+                        ml_price=ml_price,
                         logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME, role=role)
 
 
