@@ -316,3 +316,19 @@ def test_a_stored_sqlite_log_gains_the_market_and_clv_columns(tmp_path):
 def test_a_stored_postgres_log_gains_the_market_and_clv_columns(pg_database):
     from tests.conftest import PG_HOST, PG_USER
     _upgrade_and_fill(f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:5432/{pg_database}")
+
+
+def test_the_backtest_settles_spread_and_total_bets_with_pushes():
+    from pipeline_assets.backtest import spread_total_bets
+    f = _slate(spreads=(-3.0, 2.5, -1.0), totals=(221.0, 220.5, 230.0)).assign(
+        label_margin=[3, 10, -5], label_total=[221, 240, 200])
+    r = spread_total_bets(np.array([0.75, 0.30, 0.5]), f, spread_min_edge=0.0, total_min_edge=0.0,
+                          n_sims=4000)
+    s = r["spread"]
+    # g1: home -3 wins by exactly 3 -> a push, stake returned; g2: the away side (+... ) loses
+    assert s["bets"] >= 2 and s["pushes"] >= 1
+    assert s["roi"] == pytest.approx(s["profit"] / s["staked"])
+    strict = spread_total_bets(np.array([0.75, 0.30, 0.5]), f, spread_min_edge=0.99,
+                               total_min_edge=0.99, n_sims=4000)
+    assert strict["spread"]["bets"] == strict["total"]["bets"] == 0
+    assert math.isnan(strict["spread"]["roi"])
