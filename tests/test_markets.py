@@ -332,3 +332,69 @@ def test_the_backtest_settles_spread_and_total_bets_with_pushes():
                                total_min_edge=0.99, n_sims=4000)
     assert strict["spread"]["bets"] == strict["total"]["bets"] == 0
     assert math.isnan(strict["spread"]["roi"])
+
+
+# ----------------------------------------------------------------------------- end to end
+
+def test_a_scored_slate_logs_its_picks_shows_them_and_gets_clv_after_the_tip(tmp_path,
+                                                                            monkeypatch):
+    """Simulated league (books quote spread/total prices): `tipoff run`'s steps score a slate in
+    the morning; the stored table, the predictions log and the API's `markets` block carry the
+    picks; after the games, `monitoring.report.clv_record` fills the log's CLV from the odds
+    snapshot stored before each tip (the 30-minutes-before-tip one), never from a later one."""
+    import uuid
+
+    from fastapi.testclient import TestClient
+
+    from pipeline_assets import steps
+    from pipeline_assets.api import create_app
+    from pipeline_assets.monitoring.evaluation import scored_games
+    from pipeline_assets.monitoring.report import clv_record
+    from pipeline_assets.serving import Service
+    from resources.cache import Cache
+    from tests.helpers import build_trained_store, read_table, use_simulated_store
+
+    root = tmp_path / "data"
+    build_trained_store(root, ("2025-10-21", "2025-11-20"))
+    use_simulated_store(monkeypatch, root)
+    day = "2025-11-21"
+    loose = scoring.StakePolicy(spread_min_edge=0.0, total_min_edge=0.0, min_edge=0.0)
+    steps.run(date=day, as_of=f"{day}T16:00:00+00:00", root=root, n_sims=2000, stake_policy=loose)
+    t = read_table("game_scores", day, root=root)
+    assert len(t) and (t["spread_side"] != "none").any() and (t["total_side"] != "none").any()
+    assert not t.loc[t["spread_side"] != "none", "spread_price_assumed"].any()  # quoted prices
+
+    log = PredictionsLog(f"sqlite:///{root / 'predictions.db'}")
+    logged = log.read(day).set_index("game_id").loc[t["game_id"]]
+    np.testing.assert_array_equal(logged["spread_line"].to_numpy(float),
+                                  t["spread_line"].where(t["spread_side"] != "none").to_numpy(float))
+    assert logged["ml_clv"].isna().all()  # before the tip: no close yet
+
+    down = Cache("redis://127.0.0.1:1/0", prefix=f"tipoff:down-{uuid.uuid4().hex[:8]}:")
+    client = TestClient(create_app(Service(root=root, cache=down,
+                                           clock=lambda: pd.Timestamp(f"{day}T17:00:00Z"),
+                                           n_sims=2000)))
+    g = client.get(f"/v1/slates/{day}").json()["games"][0]
+    row = t.set_index("game_id").loc[g["game_id"]]
+    assert g["markets"]["spread"]["side"] == row["spread_side"]
+    assert g["markets"]["total"]["line"] == pytest.approx(row["total_line"], nan_ok=True)
+    one = client.get(f"/v1/games/{g['game_id']}").json()
+    assert one["prediction"]["markets"] == g["markets"]
+
+    # the evening: a run just before the last tip stores the books' closing snapshots (and
+    # re-scores; its rows of games already under way get no CLV), then the evaluation
+    tips = pd.to_datetime(t["tip_ts"], utc=True)
+    steps.run(date=day, as_of=(tips.max() - pd.Timedelta(minutes=5)).isoformat(), root=root,
+              n_sims=500, stake_policy=loose)
+    after = tips.max() + pd.Timedelta(hours=4)
+    games = scored_games(day, root, after)
+    rows, summary = clv_record(log, [day], games, after, root)
+    morning = rows[rows["run_as_of_ts"] == f"{day}T16:00:00+00:00"].set_index("game_id")
+    assert len(morning) == len(t)
+    close = pd.to_datetime(morning["clv_close_ts"], utc=True)
+    assert (close < tips.set_axis(t["game_id"]).loc[morning.index]).all()
+    assert (morning["spread_clv_points"].notna() == (t.set_index("game_id").loc[
+        morning.index, "spread_side"] != "none")).all()
+    stored = log.read(day).set_index(["game_id", "run_as_of_ts"])
+    assert stored["clv_close_ts"].notna().any()
+    assert summary["spread"]["n"] > 0 and summary["spread"]["mean_clv"] is not None
