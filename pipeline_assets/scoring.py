@@ -356,10 +356,18 @@ def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version:
                         source: str, role: str = PRODUCTION) -> pd.DataFrame:
     """The predictions-log rows of a scored slate (`role`: production, or shadow)."""
     rec = table["recommendation"]
-    ml_price = table["best_home_ml"].where(rec == "home", table["best_away_ml"].where(rec == "away"))
+    # what each recommendation took (the closing-line value is measured against it later); a
+    # market without a bet took nothing
+    taken = {"ml_price": table["best_home_ml"].where(rec == "home",
+                                                     table["best_away_ml"].where(rec == "away"))}
+    for m in SIDES:
+        if f"{m}_side" in table:
+            bet = table[f"{m}_side"] != "none"
+            taken.update({f"{m}_line": table[f"{m}_line"].where(bet),
+                          f"{m}_price": table[f"{m}_price"].where(bet)})
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
-                        ml_price=ml_price,
+                        **taken,
                         logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME, role=role)
 
 

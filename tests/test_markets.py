@@ -195,6 +195,11 @@ def test_log_rows_carry_what_each_recommendation_took():
                                                                np.nan))
     np.testing.assert_array_equal(rows["ml_price"].to_numpy(float), want.astype(float))
     assert {"spread_side", "spread_line", "spread_price", "total_side", "total_line"} <= set(rows)
+    # a market without a bet took no line or price (the table still describes its best candidate)
+    none = (t["total_side"] == "none") & t["total_line"].notna()
+    assert none.any() and rows.loc[none, ["total_line", "total_price"]].isna().all().all()
+    bet = t["spread_side"] != "none"
+    assert (rows.loc[bet, "spread_line"] == t.loc[bet, "spread_line"]).all()
 
 
 # ----------------------------------------------------------------------------- closing-line value
