@@ -53,7 +53,7 @@ def test_cover_push_and_miss_partition_the_draws_at_any_line(mu, mu_t, half_spre
     assert po[0] == summary["p_over"][0] and ppt[0] == summary["p_push_total"][0]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.floats(0.01, 0.98), st.floats(0.0, 0.2), american)
 def test_push_kelly_is_zero_without_edge_and_maximizes_log_growth(p_win, p_push, price):
     p_push = min(p_push, 0.99 - p_win)
@@ -84,7 +84,7 @@ def test_kelly_stake_is_zero_at_exactly_zero_edge():
         assert betting.two_way_side(p, push, 100.0, 100.0)["edge"] == pytest.approx(0.0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.floats(0.02, 0.96), st.floats(0.0, 0.06), american, american)
 def test_the_two_sides_of_a_line_are_symmetric(p_win, p_push, price_a, price_b):
     p_push = min(p_push, 0.98 - p_win)
