@@ -104,7 +104,7 @@ from pipeline_assets.models import lineup as L
 from pipeline_assets.models import win_linear as WL
 from pipeline_assets.models.availability import recent_appearance_rule
 from pipeline_assets.models.minutes import train_minutes_model
-from pipeline_assets.scoring import MARGIN_SD, TOTAL_SD, expected_total
+from pipeline_assets.scoring import LEAGUE_TOTAL, MARGIN_SD, TOTAL_SD, expected_total
 from resources import storage
 from resources.sources.archive import ArchiveSource
 from tipoff_core.domain import betting as B
@@ -337,11 +337,17 @@ def spread_total_bets(p_home: np.ndarray, frame: pd.DataFrame, fraction: float =
     unit bankroll, settled on ``label_margin`` / ``label_total`` (a push returns the stake).
     Returns {"spread": {bets, pushes, staked, profit, roi}, "total": {...}}."""
     p = np.clip(np.asarray(p_home, float), 1e-4, 1 - 1e-4)
-    spread = frame["mkt_home_spread"].to_numpy(float)
-    line = frame["mkt_total"].to_numpy(float)
-    margin = pd.to_numeric(frame["label_margin"], errors="coerce").to_numpy(float)
-    total = pd.to_numeric(frame["label_total"], errors="coerce").to_numpy(float)
-    sims = MC.simulate_slate(MC.prob_to_margin(p, sd=MARGIN_SD), expected_total(frame), MARGIN_SD,
+
+    def col(name: str) -> np.ndarray:  # a frame without a market or label: nothing to bet
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(float) \
+            if name in frame.columns else np.full(len(frame), np.nan)
+
+    spread, line = col("mkt_home_spread"), col("mkt_total")
+    margin, total = col("label_margin"), col("label_total")
+    pts = ("home_pts_for_pg", "away_pts_against_pg", "away_pts_for_pg", "home_pts_against_pg")
+    mu_total = expected_total(frame) if all(c in frame.columns for c in pts) else \
+        np.full(len(frame), LEAGUE_TOTAL)
+    sims = MC.simulate_slate(MC.prob_to_margin(p, sd=MARGIN_SD), mu_total, MARGIN_SD,
                              TOTAL_SD, 0.0, n_sims=n_sims, seed=seed, home_spread=spread,
                              total_line=line)
     out = {}
