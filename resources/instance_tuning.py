@@ -64,27 +64,49 @@ def _batch_sqlite_events() -> None:
 
 def _store_event_batch(self, events) -> None:
     """`SqliteEventLogStorage.store_event` for a group of events of one run, with the same rows:
-    its asset events (planned, materialization, observation) go to the run's file and to the index
-    file in one statement and one transaction each; any other event is stored the usual way."""
-    from dagster._core.events import ASSET_EVENTS
+    its asset events (planned, materialization, observation) and planned checks go to the run's
+    file and to the index file in one statement and one transaction each; any other event is
+    stored the usual way.  A planned check of N partitions is N rows that carry the same
+    serialized event: serialized once here (Dagster serializes it N times)."""
+    from dagster._core.events import ASSET_EVENTS, DagsterEventType
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable as Checks
     from dagster._core.storage.event_log.schema import SqlEventLogStorageTable as Events
+    from dagster._serdes import serialize_value
 
-    run_id = events[0].run_id
-    assets = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS
-              and e.dagster_event.asset_key and e.run_id == run_id]
-    if assets:
-        rows = [self._event_to_row(e) for e in assets]
+    run_id, check_planned = events[0].run_id, DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+    mine = [e for e in events if e.is_dagster_event and e.run_id == run_id and (
+        (e.dagster_event_type in ASSET_EVENTS and e.dagster_event.asset_key)
+        or e.dagster_event_type == check_planned)]
+    if mine:
+        rows = [self._event_to_row(e) for e in mine]
         with self.run_connection(run_id) as conn:
             conn.execute(Events.insert(), rows)
         with self.index_transaction() as conn:  # the cross-run mirror the UI's asset views read
             ids = [r[0] for r in conn.execute(
                 Events.insert().returning(Events.c.id, sort_by_parameter_order=True), rows)]
-            self._store_asset_event_tags(conn, assets, ids)
+            assets = [(e, i) for e, i in zip(mine, ids) if e.dagster_event_type != check_planned]
+            self._store_asset_event_tags(conn, [e for e, _ in assets], [i for _, i in assets])
             # the asset's row keeps the last event of each kind: later ones overwrite earlier ones
-            last = {(e.dagster_event.asset_key, e.dagster_event_type): i for i, e in enumerate(assets)}
-            for i in sorted(last.values()):
-                self._store_asset_event(conn, assets[i], ids[i])
-    done = {id(e) for e in assets}
+            last = {(e.dagster_event.asset_key, e.dagster_event_type): n
+                    for n, (e, _) in enumerate(assets)}
+            for n in sorted(last.values()):
+                self._store_asset_event(conn, *assets[n])
+            for event, event_id in zip(mine, ids):
+                if event.dagster_event_type != check_planned:
+                    continue
+                planned = event.dagster_event.event_specific_data
+                subset = planned.partitions_subset
+                common = dict(asset_key=planned.asset_key.to_string(),
+                              check_name=planned.check_name, run_id=run_id,
+                              execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                              evaluation_event=serialize_value(event),
+                              evaluation_event_timestamp=self._event_insert_timestamp(event),
+                              evaluation_event_storage_id=event_id)
+                conn.execute(Checks.insert(), [
+                    {**common, "partition": key}
+                    for key in (subset.get_partition_keys() if subset else [None])])
+    done = {id(e) for e in mine}
     for event in events:
         if id(event) not in done:
             self.store_event(event)

@@ -70,9 +70,11 @@ def test_lazy_kernels_compile_with_their_callees_and_match_python():
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01")
 
 
-@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(),
+          check_specs=[dg.AssetCheckSpec("rows", asset="batched_days", partitions_def=DAYS)])
 def batched_days(context):
-    return dg.MaterializeResult(metadata={"dates": len(context.partition_keys)})
+    yield dg.MaterializeResult(metadata={"dates": len(context.partition_keys)})
+    yield dg.AssetCheckResult(check_name="rows", passed=True)
 
 
 def _backfill(tmp_path, name: str, batch_size: str, monkeypatch) -> dict:
@@ -100,6 +102,9 @@ def _backfill(tmp_path, name: str, batch_size: str, monkeypatch) -> dict:
             "run_events": sum(1 for r in inst.all_logs(run.run_id)
                               if r.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION),
             "last_run_id": inst.get_asset_records([key])[0].asset_entry.last_run_id == run.run_id,
+            "check_runs": sorted(((r.partition, r.status.value, r.run_id == run.run_id) for r in
+                                 inst.event_log_storage.get_asset_check_execution_history(
+                                     dg.AssetCheckKey(key, "rows"), limit=1000)), key=str),
         }
 
 
@@ -123,3 +128,4 @@ def test_batched_sqlite_event_writes_store_what_single_writes_store(tmp_path, mo
     assert batched == one_by_one
     assert one_by_one["materialized"][0] == "2024-01-01" and len(one_by_one["materialized"]) == 40
     assert one_by_one["planned"] == 40 and one_by_one["run_events"] == 40
+    assert [p for p, *_ in one_by_one["check_runs"]].count("2024-01-01") == 1
