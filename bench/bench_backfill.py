@@ -7,7 +7,8 @@ Scenarios (each in its own process, so peak memory is per scenario):
   archive_gold_compute            gold features for ALL archive history without Dagster (pure compute)
   archive_history                 ALL archive history (2007-10-01 .. 2022-06-16): ingest (not timed),
                                   then both gold assets over every date in one run (timed: the
-                                  issue 13 goal, < 30 s including Dagster bookkeeping); opt-in, long
+                                  issue 13 goal, < 30 s including Dagster bookkeeping); opt-in: the
+                                  untimed ingest of 32k snapshot/label partitions takes tens of minutes
 
 Usage: python bench/bench_backfill.py [scenario ...]      (default: all)
 Prints wall time, partitions/s, per-partition ms and peak RSS; goals from the issues are shown as ratios.
