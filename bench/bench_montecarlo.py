@@ -45,7 +45,8 @@ def main() -> None:
     t0 = time.perf_counter()
     call()
     t_cold = time.perf_counter() - t0
-    print(f"numpy {np.__version__}, numba {mc.numba.__version__}, cpus {os.cpu_count()}")
+    import numba  # loaded by the first call (kernels compile lazily, tipoff_core/jit.py)
+    print(f"numpy {np.__version__}, numba {numba.__version__}, cpus {os.cpu_count()}")
     print(f"import montecarlo: {t_import * 1e3:8.1f} ms")
     print(f"cold first call  : {t_cold * 1e3:8.1f} ms  (JIT compile, or numba disk-cache load when warm)")
 

@@ -106,7 +106,7 @@ from pipeline_assets.models.availability import recent_appearance_rule
 from pipeline_assets.models.minutes import train_minutes_model
 from pipeline_assets.scoring import LEAGUE_TOTAL, MARGIN_SD, TOTAL_SD, expected_total
 from resources import storage
-from resources.sources.archive import ArchiveSource
+from resources.sources import make_source
 from tipoff_core.domain import betting as B
 from tipoff_core.domain import metrics as M
 from tipoff_core.domain import montecarlo as MC
@@ -175,7 +175,7 @@ def archive_box_scores(data_dir: str | Path, *, cache_dir: str | Path | None = N
     path = _cache_paths(fp, Path(cache_dir) if cache_dir is not None else default_cache_dir())[2]
     if path.is_file():
         return pd.read_parquet(path)
-    src = ArchiveSource(data_dir)
+    src = make_source("archive", str(data_dir))
     box = slim_box(src.table("box_scores"), src.table("results"))
     path.parent.mkdir(parents=True, exist_ok=True)
     storage.atomic_write_bytes(path, storage.parquet_bytes(box))
@@ -201,7 +201,7 @@ def build_archive_features(data_dir: str | Path, *, cache_dir: str | Path | None
                  f"{len(games):,} games, {len(minutes):,} player-games in "
                  f"{time.perf_counter() - t0:.1f}s")
     else:
-        src = ArchiveSource(data_dir)
+        src = make_source("archive", str(data_dir))
         tabs = {k: src.table(k) for k in ("schedule", "results", "box_scores", "injuries", "odds",
                                           "rosters")}
         t1 = time.perf_counter()
@@ -599,7 +599,7 @@ QUARTER_COLUMNS = ["game_id", "home_pts", "away_pts",
 
 def archive_quarter_scores(data_dir: str | Path) -> pd.DataFrame:
     """The archive's final and quarter scores (the halftime evaluation's input; ~4 s to read)."""
-    return ArchiveSource(data_dir).table("results")[QUARTER_COLUMNS]
+    return make_source("archive", str(data_dir)).table("results")[QUARTER_COLUMNS]
 
 
 def _halftime_season(G: pd.DataFrame, season: str, p_test: np.ndarray, p_train: pd.Series,

@@ -20,11 +20,13 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
-
 from resources.sources.http import redact_in_logs, redact_text
+
+if TYPE_CHECKING:  # requests loads when an alert is posted
+    import requests
 
 WEBHOOK_ENV = "TIPOFF_ALERT_WEBHOOK"
 UI_URL_ENV = "TIPOFF_UI_URL"
@@ -129,7 +131,9 @@ def send_alert(alert: Alert, webhook: str | None = None, *, timeout: float = ALE
     path = urlsplit(webhook).path
     target, secrets = redact_webhook(webhook), {webhook} | ({path} if len(path) > 1 else set())
     redact_in_logs(*secrets)  # urllib3 logs the request line (the path) at DEBUG
-    post = post or requests.post
+    if post is None:
+        import requests
+        post = requests.post
     problem = "no attempt made"
     for attempt in range(1, max(1, attempts) + 1):
         try:

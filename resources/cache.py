@@ -29,8 +29,6 @@ import time
 from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 URL_ENV, PREFIX_ENV = "TIPOFF_REDIS_URL", "TIPOFF_CACHE_PREFIX"
 PREFIX = "tipoff:"
@@ -86,6 +84,8 @@ class Cache:
         if not self.prefix.endswith(":"):
             self.prefix += ":"
         self.retry_after = retry_after
+        import redis
+
         self._client = redis.Redis.from_url(self.url, socket_timeout=timeout,
                                             socket_connect_timeout=timeout,
                                             health_check_interval=30)
@@ -119,6 +119,8 @@ class Cache:
                 self._down_until, self._error = 0.0, None
 
     def _call(self, fn: Callable[[], Any], default: Any = None) -> Any:
+        import redis
+
         if not self.available:
             return default
         try:
@@ -131,6 +133,8 @@ class Cache:
 
     def status(self) -> dict:
         """Ping Redis now (whatever the back-off says): reachable, latency, error."""
+        import redis
+
         t0 = time.perf_counter()
         try:
             self._client.ping()

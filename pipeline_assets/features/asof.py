@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -33,6 +32,7 @@ from tipoff_core.domain.elo import (
     CARRYOVER_MEAN, CARRYOVER_WEIGHT, INITIAL_RATING, elo_ratings_before_games, elo_win_prob,
 )
 from pipeline_assets.features.schema import REST_CAP_DAYS, TEAM_DEFAULTS
+from tipoff_core.jit import njit
 from tipoff_core.schemas import conform, empty_frame
 from tipoff_core.timeutil import season_of
 
@@ -227,7 +227,7 @@ def team_stream(res: pd.DataFrame, season_codes: dict[str, int] | None = None) -
     return long
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _running_elo(team, season, shift, initial, w, mean):
     """Team rating after each of its games (rows grouped by team, in availability order):
     ``initial`` at a team's first game, 538 carry-over once per season boundary crossed."""

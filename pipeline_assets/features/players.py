@@ -36,12 +36,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pandas as pd
 
 from pipeline_assets.features import asof as A
 from pipeline_assets.features.schema import BOX_STATS, RATING_APPS_COLUMN, RATING_SUMS
+from tipoff_core.jit import njit
 
 DAY_NS = 86_400e9
 DEFAULT_HALF_LIFE_DAYS = 365.0
@@ -77,7 +77,7 @@ DEFAULT_BOX_WEIGHTS = BoxWeights(
                 "pf": 0.104136})
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _decayed(group, t_days, X, half_life):
     """State after each event of its group (rows grouped, time-ordered within a group):
     S_i = S_{i-1} * 2^(-(t_i - t_{i-1}) / h) + X_i."""

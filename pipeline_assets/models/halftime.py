@@ -30,24 +30,25 @@ Public API
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
-from sklearn.linear_model import LogisticRegression
 
 CHECKPOINTS = (1, 2, 3)
 QUARTERS = ("q1", "q2", "q3", "q4")
 PREGAME_SIGMA = 12.0  # points of full-game margin per unit of probit(p); only sets the scale of c_t
 P_CLIP = 1e-3
 MIN_TRAIN_ROWS = 30
-Z10, Z90 = float(ndtri(0.1)), float(ndtri(0.9))
+Z10, Z90 = NormalDist().inv_cdf(0.1), NormalDist().inv_cdf(0.9)
 FRAME_COLUMNS = ["game_id", "period", "margin", "p_pregame", "final_margin", "label_home_win"]
 SCHEMA_VERSION = 1
 
 
 def pregame_expected_margin(p_pregame) -> np.ndarray:
     """Expected full-game home margin implied by a pregame P(home win)."""
+    from scipy.special import ndtri
+
     p = np.clip(np.asarray(p_pregame, float), P_CLIP, 1.0 - P_CLIP)
     return PREGAME_SIGMA * ndtri(p)
 
@@ -110,6 +111,8 @@ class HalftimeModel:
 
     def predict(self, period, margin, p_pregame) -> pd.DataFrame:
         """P(home win) and the final-margin distribution; arguments broadcast to one length."""
+        from scipy.special import ndtr
+
         margin, p_pregame = np.broadcast_arrays(np.asarray(margin, float),
                                                 np.asarray(p_pregame, float))
         margin, p_pregame = margin.ravel(), p_pregame.ravel()
@@ -174,6 +177,8 @@ class ScoreOnlyModel:
 
 
 def fit_score_only(frame: pd.DataFrame) -> ScoreOnlyModel:
+    from sklearn.linear_model import LogisticRegression
+
     _require(frame, ["period", "margin", "label_home_win"])
     coef = {}
     for t in CHECKPOINTS:

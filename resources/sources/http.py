@@ -26,12 +26,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
-
 from resources.sources.base import SourceError
+
+if TYPE_CHECKING:  # requests loads when a request is made
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,6 @@ _SECRET_NAME = re.compile(r"key|token|secret|password", re.IGNORECASE)
 _SECRET_PAIR = re.compile(
     r"(?P<name>[A-Za-z0-9_.\-]*(?:key|token|secret|password)[A-Za-z0-9_.\-]*)=(?P<value>[^&\s'\"#<>]+)",
     re.IGNORECASE)
-
-_TIMEOUT_ERRORS = (requests.Timeout, TimeoutError)
-_CONNECTION_ERRORS = (requests.ConnectionError, ConnectionError)
 
 
 def is_secret_param(name: str) -> bool:
@@ -213,6 +211,8 @@ class HttpClient:
     def _get(self, url: str, params: Mapping[str, Any] | None,
              endpoint: str | None) -> tuple[bytes, dict[str, str]]:
         """(body, lower-cased response headers) of a GET, with retries."""
+        import requests
+
         params = dict(params or {})
         for k, v in params.items():
             if is_secret_param(k) and v:
@@ -226,9 +226,9 @@ class HttpClient:
             log.debug("GET %s (attempt %d/%d)", safe_url, attempt, self.max_attempts)
             try:
                 status, body, *rest = self._transport(url, params)
-            except _TIMEOUT_ERRORS as exc:
+            except (requests.Timeout, TimeoutError) as exc:
                 problem, raw = f"timeout after {self.timeout:g}s ({type(exc).__name__})", None
-            except _CONNECTION_ERRORS as exc:
+            except (requests.ConnectionError, ConnectionError) as exc:
                 problem, raw = f"connection error ({type(exc).__name__}: {self._clean(exc)})", None
             except requests.RequestException as exc:
                 raise SourceError(self.source, name,
@@ -279,6 +279,8 @@ class HttpClient:
             self._last_call[host] = self._clock()
 
     def _requests_transport(self, url: str, params: dict) -> tuple[int, bytes]:
+        import requests
+
         if self._session is None:
             self._session = requests.Session()
         resp = self._session.get(url, params=params, headers=self.headers_for(url),

@@ -7,7 +7,6 @@ Every function is vectorized over numpy arrays (scalars in -> scalars out) and p
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 def _out(x: np.ndarray):
     return x.item() if np.ndim(x) == 0 else x
@@ -91,12 +90,16 @@ def devig_moneyline(home_ml, away_ml, method: str = "multiplicative"):
 
 def spread_to_prob(home_spread, sigma=12.0):
     """P(home wins) implied by a point spread: margin ~ N(-home_spread, sigma)."""
+    from scipy.special import ndtr
+
     s = np.asarray(home_spread, dtype=float)
     return _out(ndtr(-s / np.asarray(sigma, dtype=float)))
 
 
 def cover_prob(mu_margin, home_spread, sigma=12.0):
     """P(home covers) = P(margin + home_spread > 0) for margin ~ N(mu_margin, sigma) (continuous)."""
+    from scipy.special import ndtr
+
     mu = np.asarray(mu_margin, dtype=float)
     s = np.asarray(home_spread, dtype=float)
     return _out(ndtr((mu + s) / np.asarray(sigma, dtype=float)))

@@ -24,9 +24,10 @@ Pure numpy/numba; O(n) in one compiled pass.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pandas as pd
+
+from tipoff_core.jit import njit
 
 INITIAL_RATING = 1500.0
 K_FACTOR = 20.0
@@ -54,7 +55,7 @@ def mov_multiplier(mov, elo_diff_winner):
     return m.item() if m.ndim == 0 else m
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _shift(hp, ap, rh, ra, exp_home, k, home_adv):
     """Rating points the home team gains (the away team loses) for a final score."""
     if hp > ap:
@@ -73,7 +74,7 @@ def _shift(hp, ap, rh, ra, exp_home, k, home_adv):
     return k * mult * (actual - exp_home)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _elo_kernel(pre_order, upd_order, tip_ns, avail_ns, home_idx, away_idx, season_code,
                 home_pts, away_pts, n_teams, k, home_adv, initial, carry_w, carry_mean):
     n = home_idx.shape[0]

@@ -27,9 +27,9 @@ import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
-from scipy.special import ndtr, ndtri
+
+from tipoff_core.jit import njit
 
 OT_FRACTION = 5.0 / 48.0
 MAX_OT = 12
@@ -52,12 +52,16 @@ _Q = np.array(QUANTILES)
 # --------------------------------------------------------------------------------------------
 def margin_to_prob(mu, sd=12.0):
     """P(home win) for margin ~ N(mu, sd): Phi(mu / sd)."""
+    from scipy.special import ndtr
+
     p = ndtr(np.asarray(mu, dtype=float) / np.asarray(sd, dtype=float))
     return p.item() if np.ndim(p) == 0 else p
 
 
 def prob_to_margin(p, sd=12.0, eps: float = 1e-9):
     """Mean margin consistent with a win probability: sd * Phi^-1(p) (p clipped to [eps, 1-eps])."""
+    from scipy.special import ndtri
+
     p = np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps)
     mu = np.asarray(sd, dtype=float) * ndtri(p)
     return mu.item() if np.ndim(mu) == 0 else mu
@@ -66,7 +70,7 @@ def prob_to_margin(p, sd=12.0, eps: float = 1e-9):
 # --------------------------------------------------------------------------------------------
 # kernels
 # --------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _sim_game(rng, mu_m, mu_t, sd_m, sd_t, rho, home, away):
     """Fill ``home``/``away`` (int32, length n_sims) with simulated final scores; returns #OT games."""
     c = math.sqrt(max(0.0, 1.0 - rho * rho))
@@ -106,7 +110,7 @@ def _sim_game(rng, mu_m, mu_t, sd_m, sd_t, rho, home, away):
     return n_ot_games
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _line_probs(margin, total, spread, line):
     """(p_home_cover, p_over, p_push_spread, p_push_total) for one game's simulated outcomes."""
     n = margin.shape[0]
@@ -140,7 +144,7 @@ def _line_probs(margin, total, spread, line):
     return pc, po, pps, ppt
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _quantiles_int(x, qs, out, o):
     """Write np.quantile(x, qs) (linear method) of an int array to out[o:o+len(qs)].
 
@@ -177,7 +181,7 @@ def _quantiles_int(x, qs, out, o):
             out[o + i] = _lerp(float(s[k]), float(b), t)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _lerp(a, b, t):
     # numpy's quantile interpolation (exact at both ends)
     d = b - a
@@ -186,7 +190,7 @@ def _lerp(a, b, t):
     return a + d * t
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _summarize(home, away, n_ot_games, spread, line, qs, out):
     n = home.shape[0]
     margin = home - away
@@ -226,13 +230,13 @@ def _summarize(home, away, n_ot_games, spread, line, qs, out):
     out[21] = ppt
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _sim_summarize_game(rng, mu_m, mu_t, sd_m, sd_t, rho, spread, line, qs, home, away, out):
     n_ot = _sim_game(rng, mu_m, mu_t, sd_m, sd_t, rho, home, away)
     _summarize(home, away, n_ot, spread, line, qs, out)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _cover_over_kernel(sim_margin, sim_total, home_spread, total_line, out):
     for i in range(sim_margin.shape[0]):
         pc, po, pps, ppt = _line_probs(sim_margin[i], sim_total[i], home_spread[i], total_line[i])

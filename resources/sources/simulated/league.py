@@ -6,7 +6,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-from nba_api.stats.static import teams as nba_teams
 
 from resources.sources.base import SourceError
 
@@ -35,6 +34,8 @@ _TZ_RANK = {"America/New_York": 0, "America/Chicago": 1, "America/Denver": 2,
 
 
 def _teams() -> pd.DataFrame:
+    from nba_api.stats.static import teams as nba_teams  # a large module: load when used
+
     rows = sorted(nba_teams.get_teams(), key=lambda t: t["id"])
     conf_div = {tri: key for key, tris in _DIVISIONS.items() for tri in tris}
     tz = {tri: z for z, tris in _HOME_TZ.items() for tri in tris}

@@ -14,7 +14,6 @@ the lines.  Their noise is drawn last, from a child stream, so every earlier val
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from resources.sources.simulated.games import HOME_ADV, _sub
 from resources.sources.simulated.injuries import _P_OUT_GIVEN_STATUS
@@ -36,6 +35,8 @@ def market_lines(r_mkt: np.random.Generator, tidx: np.ndarray, game_day: np.ndar
     """Per book: (book, home_ml, away_ml, home_spread, total, home_spread_price,
     away_spread_price, over_price, under_price), each (G, 3) over the snapshots; `statuses` are
     the report statuses (morning, update 1, update 2) the snapshots see."""
+    from scipy.special import ndtr
+
     H, A = tidx[:, 0], tidx[:, 1]
     G = len(H)
     st_m, st_1, st_2 = statuses
