@@ -387,7 +387,7 @@ def cover_over_probs(sim_margin, sim_total, home_spread, total_line):
     return tuple(c.item() for c in cols) if single else cols
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _indexed_line_kernel(home, away, game, home_spread, total_line, out):
     n_sims = home.shape[1]
     margin = np.empty(n_sims, dtype=np.int32)
