@@ -196,7 +196,28 @@ def cmd_run(args) -> int:
     if "storage" in doc and doc["metadata"]["step"] == "storage":
         for k, v in sorted(doc["storage"]["paths"].items()):
             print(f"  {k}: {v}")
+        if not args.no_dagster_report:
+            _report_to_dagster(doc, log)
     return 0
+
+
+def _report_to_dagster(doc: dict, log) -> None:
+    """Record what storage wrote as runless materializations on the local Dagster instance, so
+    the UI's partition status includes slates stored by `tipoff run`.  The slate is stored
+    whatever happens here: a failure is a warning, not an error."""
+    events = steps.materialization_events(doc)
+    try:
+        import dagster as dg
+        instance = dagster_instance()
+        for e in events:
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key=e["asset"], partition=e["partition"], metadata=e["metadata"]))
+    except Exception as exc:  # noqa: BLE001 -- any instance problem (storage down, bad yaml)
+        print(f"tipoff run: warning: stored, but not reported to Dagster: {exc}", file=sys.stderr)
+        return
+    if log:
+        log(f"[tipoff run] reported {len(events)} materializations to Dagster "
+            f"({os.environ.get('DAGSTER_HOME')})")
 
 
 def cmd_pin(args) -> int:
@@ -395,6 +416,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--stake-cap", type=float, default=StakePolicy.cap)
     r.add_argument("--min-edge", type=float, default=StakePolicy.min_edge)
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-dagster-report", action="store_true",
+                   help="do not record the stored assets as materializations on the Dagster "
+                        "instance (DAGSTER_HOME, default data/dagster_home)")
     r.set_defaults(fn=cmd_run)
     pn = sub.add_parser("pin", help="pin which run `latest` means for one partition (or unpin)")
     pn.add_argument("asset")
