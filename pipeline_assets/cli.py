@@ -84,38 +84,60 @@ def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict
     return result
 
 
-def _print_slate(day: str) -> None:
+def _print_slate(day: str, note: str = "") -> None:
     t = storage.read_partition(catalog.table("game_scores"), day)
-    if t.empty:
-        print(f"[tipoff] no games on {day} in this league (the models are trained; score a date "
-              "with games, e.g. `tipoff run --date YYYY-MM-DD`)")
-        return
     teams = dict(zip(franchises()["team_id"], franchises()["team"]))
+    print(f"[tipoff] slate of {day}{note} (tip in New York time; p_home: the model, market_home: "
+          "the de-vigged market; bet: the side backed, with its own edge and stake):")
     print(slate_view(t, teams).to_string(index=False))
     bets = int((t["recommendation"] != "none").sum())
     print(f"[tipoff] {len(t)} games, {bets} bets (quarter Kelly, stake = share of bankroll); "
           f"every column: `tipoff show game_scores --partition {day}`")
 
 
+def next_game_day(source, after: dt.date, as_of, horizon_days: int = 160) -> dt.date | None:
+    """The first date after `after` with games on the source's schedule as known at `as_of`
+    (None within `horizon_days`: an off-season is at most about five months)."""
+    for i in range(1, horizon_days + 1):
+        day = after + dt.timedelta(days=i)
+        if len(source.fetch("schedule", day, as_of).table):
+            return day
+    return None
+
+
 def cmd_demo(args) -> int:
-    """Backfill a short simulated history, then run today's slate end to end."""
-    today = now_utc().tz_convert(LEAGUE_TZ).date()
+    """Backfill a short history, train, then score today's slate (or the date given) end to end;
+    on a day without games, the next game day's."""
+    from resources.sources import source_from_env
+    today = (dt.date.fromisoformat(catalog.check_partition(args.date)) if args.date
+             else now_utc().tz_convert(LEAGUE_TZ).date())
     start = (today - dt.timedelta(days=args.history_days)).isoformat()
     yesterday = (today - dt.timedelta(days=1)).isoformat()
+    level = "DEBUG" if args.verbose else "INFO"
     t0 = time.perf_counter()
-    print(f"[tipoff] source={os.environ.get('TIPOFF_SOURCE', 'simulated')}  "
-          f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
-    level = "DEBUG" if args.verbose else "WARNING"
+
+    def phase(n: int, text: str) -> None:
+        print(f"[tipoff] {time.perf_counter() - t0:4.0f}s  {n}/3 {text}", flush=True)
+
+    phase(1, f"history {start}..{yesterday} on source={os.environ.get('TIPOFF_SOURCE', 'simulated')}"
+             ": snapshots, labels, gold features (one run)")
     run_job("history_job", start, yesterday, log_level=level)
-    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: training win and minutes models "
-          "(registered, gated, promoted)")
+    phase(2, "training the win and minutes models (MLflow, registry, gate, promotion)")
     run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO}, log_level=level)
-    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: today's slate {today}: snapshots, live "
-          "features, scores")
+    phase(3, f"slate of {today}: snapshots as of now, live features, scores")
     run_job("live_job", today.isoformat(), log_level=level)
-    _print_slate(today.isoformat())
-    print(f"[tipoff] done in {time.perf_counter() - t0:.1f}s; inspect with e.g. "
-          f"`tipoff show schedule_snapshot --partition {today}` or open the UI with `dagster dev`")
+    day, note = today, ""
+    if storage.read_partition(catalog.table("game_scores"), today.isoformat()).empty:
+        nxt = next_game_day(source_from_env(), today, now_utc())
+        if nxt is None:
+            print(f"[tipoff] no games on {today} nor in the 160 days after it on this source")
+            return 0
+        print(f"[tipoff] no games on {today}; scoring the next game day, {nxt}")
+        run_job("live_job", nxt.isoformat(), log_level=level)
+        day, note = nxt, f" (the next game day: {today} has no games)"
+    _print_slate(day.isoformat(), note)
+    print(f"[tipoff] done in {time.perf_counter() - t0:.0f}s; inspect with e.g. "
+          f"`tipoff show schedule_snapshot --partition {day}` or open the UI with `dagster dev`")
     return 0
 
 
@@ -381,6 +403,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_show)
     d = sub.add_parser("demo", help="backfill a short history and score today's slate")
     d.add_argument("--history-days", type=int, default=400)
+    d.add_argument("--date", help="score this league date instead of today (YYYY-MM-DD; e.g. an "
+                                  "archive date with TIPOFF_SOURCE=archive)")
     d.add_argument("--verbose", action="store_true", help="print every Dagster event (DEBUG)")
     d.set_defaults(fn=cmd_demo)
     m = sub.add_parser("models", help="list, promote or roll back model versions")
