@@ -228,18 +228,24 @@ def _report_to_dagster(doc: dict, log) -> None:
     the UI's partition status includes slates stored by `tipoff run`.  The slate is stored
     whatever happens here: a failure is a warning, not an error."""
     events = steps.materialization_events(doc)
+    checks = 0
     try:
         import dagster as dg
+        from pipeline_assets.output_checks import check_evaluations
         instance = dagster_instance()
         for e in events:
             instance.report_runless_asset_event(dg.AssetMaterialization(
                 asset_key=e["asset"], partition=e["partition"], metadata=e["metadata"]))
+            # the asset checks a Dagster run would have run on it, on what was stored
+            for ev in check_evaluations(e["asset"], e["partition"], storage.data_root()):
+                instance.report_runless_asset_event(ev)
+                checks += 1
     except Exception as exc:  # noqa: BLE001 -- any instance problem (storage down, bad yaml)
         print(f"tipoff run: warning: stored, but not reported to Dagster: {exc}", file=sys.stderr)
         return
     if log:
-        log(f"[tipoff run] reported {len(events)} materializations to Dagster "
-            f"({os.environ.get('DAGSTER_HOME')})")
+        log(f"[tipoff run] reported {len(events)} materializations and {checks} check results "
+            f"to Dagster ({os.environ.get('DAGSTER_HOME')})")
 
 
 def cmd_pin(args) -> int:

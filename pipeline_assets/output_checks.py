@@ -73,35 +73,43 @@ GAME_CHECKS = {
 }
 
 
+def game_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], dict]:
+    """({check: problems} of the date's latest game_scores run, counts)."""
+    run = _latest_run("game_scores", day, root)
+    if run is None:
+        return {n: ["no stored run"] for n in GAME_CHECKS}, {"games": 0, "excused": 0}
+    folder, as_of = run
+    t = storage.read_parquet(folder / "table.parquet")
+    missing, ok = rules.unscored_games(_schedule_at(day, as_of, root), t,
+                                       _summary(folder).get("unscored"))
+    return {
+        "probabilities_in_unit_interval": rules.probability_problems(
+            t, rules.REQUIRED_GAME_PROBABILITIES),
+        "one_row_per_game": rules.duplicate_problems(t, ["game_id"]),
+        "stakes_within_cap": rules.stake_problems(t, StakePolicy.cap),
+        "schedule_covered": [f"game {g} scheduled but not scored (no reason given)" for g in missing],
+    }, {"games": len(t), "excused": len(ok)}
+
+
 @dg.multi_asset_check(
     specs=[_spec("game_scores", n, DAILY, d) for n, d in GAME_CHECKS.items()],
     description="Scored slates: probabilities, one row per game, stakes, schedule coverage.")
 def game_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    found = {n: {} for n in GAME_CHECKS}
-    games = excused = 0
-    for day in context.partition_keys:
-        run = _latest_run("game_scores", day, root)
-        if run is None:
-            for n in GAME_CHECKS:
-                found[n][day] = ["no stored run"]
-            continue
-        folder, as_of = run
-        t = storage.read_parquet(folder / "table.parquet")
-        games += len(t)
-        found["probabilities_in_unit_interval"][day] = rules.probability_problems(
-            t, rules.REQUIRED_GAME_PROBABILITIES)
-        found["one_row_per_game"][day] = rules.duplicate_problems(t, ["game_id"])
-        found["stakes_within_cap"][day] = rules.stake_problems(t, StakePolicy.cap)
-        missing, ok = rules.unscored_games(_schedule_at(day, as_of, root), t,
-                                           _summary(folder).get("unscored"))
-        excused += len(ok)
-        found["schedule_covered"][day] = [f"game {g} scheduled but not scored (no reason given)"
-                                          for g in missing]
-    md = {"dates_checked": len(context.partition_keys), "games": games}
-    for n in GAME_CHECKS:
-        yield _result(n, found[n], {**md, **({"excused": excused} if n == "schedule_covered"
-                                             else {})}, "game_scores")
+    yield from _evaluations("game_scores", context.partition_keys, store.path())
+
+
+def _evaluations(asset: str, days: list[str], root: Path) -> list[dg.AssetCheckResult]:
+    """One result per check of `asset` over `days` (problems prefixed by their date)."""
+    names, problems_of = CHECKS_OF[asset]
+    found: dict[str, dict[str, list[str]]] = {n: {} for n in names}
+    totals: dict[str, int] = {}
+    for day in days:
+        problems, counts = problems_of(day, root)
+        for n in names:
+            found[n][day] = problems[n]
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+    return [_result(n, found[n], {"dates_checked": len(days), **totals}, asset) for n in names]
 
 
 # ----------------------------------------------------------------------------- minutes_scores
@@ -113,27 +121,37 @@ MINUTES_CHECKS = {
 }
 
 
+def minutes_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], dict]:
+    """({check: problems} of the date's latest minutes_scores run, counts)."""
+    run = _latest_run("minutes_scores", day, root)
+    if run is None:
+        return {n: ["no stored run"] for n in MINUTES_CHECKS}, {"rows": 0}
+    t = storage.read_parquet(run[0] / "table.parquet")
+    return {"probabilities_in_unit_interval": rules.probability_problems(t, ("p_play",)),
+            "one_row_per_player": rules.duplicate_problems(t, ["game_id", "player_id"]),
+            "minutes_quantiles_sane": rules.minutes_problems(t)}, {"rows": len(t)}
+
+
 @dg.multi_asset_check(
     specs=[_spec("minutes_scores", n, DAILY, d) for n, d in MINUTES_CHECKS.items()],
     description="Player minutes: probabilities, one row per player and game, quantiles.")
 def minutes_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    found = {n: {} for n in MINUTES_CHECKS}
-    rows = 0
-    for day in context.partition_keys:
-        run = _latest_run("minutes_scores", day, root)
-        if run is None:
-            for n in MINUTES_CHECKS:
-                found[n][day] = ["no stored run"]
-            continue
-        t = storage.read_parquet(run[0] / "table.parquet")
-        rows += len(t)
-        found["probabilities_in_unit_interval"][day] = rules.probability_problems(t, ("p_play",))
-        found["one_row_per_player"][day] = rules.duplicate_problems(t, ["game_id", "player_id"])
-        found["minutes_quantiles_sane"][day] = rules.minutes_problems(t)
-    md = {"dates_checked": len(context.partition_keys), "rows": rows}
-    for n in MINUTES_CHECKS:
-        yield _result(n, found[n], md, "minutes_scores")
+    yield from _evaluations("minutes_scores", context.partition_keys, store.path())
+
+
+CHECKS_OF = {"game_scores": (list(GAME_CHECKS), game_scores_problems),
+             "minutes_scores": (list(MINUTES_CHECKS), minutes_scores_problems)}
+
+
+def check_evaluations(asset: str, day: str, root: Path) -> list[dg.AssetCheckEvaluation]:
+    """The checks of a scores asset on one date as events (for slates stored outside a Dagster
+    run, e.g. `tipoff run`, so the UI shows their checks next to their materialization)."""
+    if asset not in CHECKS_OF:
+        return []
+    return [dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=r.check_name,
+                                    passed=r.passed, metadata=r.metadata, severity=r.severity,
+                                    partition=day)
+            for r in _evaluations(asset, [day], root)]
 
 
 # ----------------------------------------------------------------------------- monitoring

@@ -219,7 +219,7 @@ def test_stored_slates_are_reported_to_dagster_as_materializations(root, tmp_pat
     """Partition status in the UI counts slates stored by `tipoff run` (runless events)."""
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     assert main(["run", "--date", DAY, "--as-of", AS_OF, "--n-sims", "500"]) == 0
-    assert "reported 8 materializations to Dagster" in capsys.readouterr().err
+    assert "reported 8 materializations and 7 check results to Dagster" in capsys.readouterr().err
     instance = dg.DagsterInstance.get()
     for asset in ("schedule_snapshot", "odds_snapshot", "live_game_features", "game_scores",
                   "minutes_scores"):
@@ -228,6 +228,11 @@ def test_stored_slates_are_reported_to_dagster_as_materializations(root, tmp_pat
     md = ev.asset_materialization.metadata
     assert md["via"].value == "tipoff run" and md["run_as_of_ts"].value == AS_OF
     assert md["path"].value.endswith("run=20251211T170000Z") and md["games"].value > 0
+    # and the asset checks of the stored scores, as a Dagster run would have recorded them
+    for asset, check in (("game_scores", "schedule_covered"), ("minutes_scores", "one_row_per_player")):
+        rec = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(asset), check)])[dg.AssetCheckKey(dg.AssetKey(asset), check)]
+        assert rec.event.dagster_event.event_specific_data.passed, (asset, check)
     # --no-dagster-report leaves the instance alone
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "other_home"))
     assert main(["run", "--date", DAY, "--as-of", "2025-12-11T18:00:00+00:00", "--n-sims", "500",
