@@ -122,7 +122,7 @@ def _rolling_plot(rolling, window: int) -> str:
         ax.plot(rolling["tip_ts"], rolling["market"], label="market (de-vigged)")
     ax.axhline(0.6931, color="grey", ls="--", lw=1, label="coin flip")
     ax.set(ylabel=f"log loss, last {window} games", title="Rolling log loss of scored games")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     fig.autofmt_xdate()
     return figure_markdown(fig, "rolling log loss")
 

@@ -47,7 +47,8 @@ def season_table(games: pd.DataFrame) -> pd.DataFrame:
 
 def rolling_log_loss(games: pd.DataFrame, window: int = 50) -> pd.DataFrame:
     """Per final game in tip order: the model's log loss averaged over the last `window` games,
-    and the market's over the last `window` games that had a market (NaN before any)."""
+    and the market's over the last `window` games that had a market (NaN until a fifth of the
+    window is there: the first few games say nothing)."""
     cols = ["tip_ts", "model", "market"]
     if games.empty or not games["final"].astype(bool).any():
         return pd.DataFrame(columns=cols)
@@ -59,5 +60,5 @@ def rolling_log_loss(games: pd.DataFrame, window: int = 50) -> pd.DataFrame:
     market = pd.Series(np.where(np.isnan(mkt_p), np.nan, per_game_log_loss(y, np.nan_to_num(mkt_p, nan=0.5))))
     return pd.DataFrame({
         "tip_ts": pd.to_datetime(f[when], utc=True).to_numpy(),
-        "model": model.rolling(window, min_periods=1).mean().to_numpy(),
-        "market": market.rolling(window, min_periods=1).mean().to_numpy()})
+        "model": model.rolling(window, min_periods=max(1, window // 5)).mean().to_numpy(),
+        "market": market.rolling(window, min_periods=max(1, window // 5)).mean().to_numpy()})
