@@ -124,7 +124,8 @@ def cmd_demo(args) -> int:
     run_job("history_job", start, yesterday, log_level=level)
     phase(2, "training the win and minutes models (MLflow, registry, gate, promotion)")
     run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO}, log_level=level)
-    phase(3, f"slate of {today}: snapshots as of now, live features, scores")
+    phase(3, f"slate of {today}: snapshots as of now (a past date: 5 minutes before its first "
+             "tip), live features, scores")
     run_job("live_job", today.isoformat(), log_level=level)
     day, note = today, ""
     if storage.read_partition(catalog.table("game_scores"), today.isoformat()).empty:

