@@ -35,6 +35,7 @@ COVERED: list[tuple[str, str, str]] = [
     (r"\.venv/bin/dg list defs", f"{HERE}::test_dg_commands", ""),
     (r"\.venv/bin/dg check defs", f"{HERE}::test_dg_commands", ""),
     (r"\.venv/bin/dg launch", f"{HERE}::test_dg_launch_runs_the_job", "slow: needs trained models"),
+    (r"\.venv/bin/dg dev", f"{HERE}::test_dagster_dev_serves_the_ui", "slow; on a free port"),
     (r"TIPOFF_SOURCE=archive .*tipoff demo --date",
      f"{HERE}::test_archive_demo_scores_a_past_date", "slow; needs ../shared/data"),
     (r"ODDS_API_KEY=\.\.\. .*tipoff odds backfill",
@@ -208,14 +209,17 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_dagster_dev_serves_the_ui(tmp_path):
+@pytest.mark.parametrize("pattern", [r"\.venv/bin/dagster dev", r"\.venv/bin/dg dev"])
+def test_dagster_dev_serves_the_ui(tmp_path, pattern):
     port = _free_port()
-    cmd = _readme(r"\.venv/bin/dagster dev").replace(".venv/bin/", f"{BIN}/") + f" -p {port}"
+    cmd = _readme(pattern).replace(".venv/bin/", f"{BIN}/") + f" -p {port}"
+    (tmp_path / "dagster_home").mkdir()   # Dagster wants DAGSTER_HOME to exist
     proc = subprocess.Popen(cmd.split(), cwd=REPO, env=_env(tmp_path), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 300
         while time.time() < deadline:
+            assert proc.poll() is None, f"{cmd} exited with {proc.returncode}"
             try:
                 with urlopen(f"http://127.0.0.1:{port}/server_info", timeout=5) as r:
                     assert r.status == 200
@@ -223,8 +227,14 @@ def test_dagster_dev_serves_the_ui(tmp_path):
             except OSError:
                 time.sleep(2)
         else:
-            pytest.fail("dagster dev did not answer within 240 s")
+            pytest.fail(f"{cmd} did not answer within 300 s")
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=60)
+        os.killpg(proc.pid, 15)   # the webserver, daemon and code servers share its group
+        try:
+            proc.wait(timeout=60)
+        finally:
+            try:
+                os.killpg(proc.pid, 9)
+            except ProcessLookupError:
+                pass
     shutil.rmtree(tmp_path, ignore_errors=True)
