@@ -232,9 +232,11 @@ def test_dagster_dev_serves_the_ui(tmp_path, pattern):
         os.killpg(proc.pid, 15)   # the webserver, daemon and code servers share its group
         try:
             proc.wait(timeout=60)
-        finally:
-            try:
-                os.killpg(proc.pid, 9)
-            except ProcessLookupError:
-                pass
+        except subprocess.TimeoutExpired:
+            pass   # a slow shutdown on a loaded machine is not what this test is about
+        try:
+            os.killpg(proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
     shutil.rmtree(tmp_path, ignore_errors=True)
