@@ -14,10 +14,8 @@ import datetime as dt
 
 import dagster as dg
 
-from tipoff_core.tags import LAYER_TAG, SOURCE_API_TAG
+from tipoff_core.tags import DOMAIN_TAG, LAYER_TAG, SOURCE_API_TAG
 from tipoff_core.timeutil import LEAGUE_TZ
-
-DOMAIN_TAG = "tipoff/domain"
 
 # Owners by layer: who is paged about an asset (Dagster accepts emails or `team:<name>`).
 OWNERS = {

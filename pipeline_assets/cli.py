@@ -25,6 +25,7 @@ from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
 from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
+from resources.sources import source_from_env
 from resources.sources.base import SourceError
 from resources.sources.live import ODDS_KEY_ENV, LiveSource
 from resources.sources.odds_api import (BACKFILL, CREDIT_BUDGET_ENV, MARKETS as ODDS_MARKETS,
@@ -108,7 +109,6 @@ def next_game_day(source, after: dt.date, as_of, horizon_days: int = 160) -> dt.
 def cmd_demo(args) -> int:
     """Backfill a short history, train, then score today's slate (or the date given) end to end;
     on a day without games, the next game day's."""
-    from resources.sources import source_from_env
     today = (dt.date.fromisoformat(catalog.check_partition(args.date)) if args.date
              else now_utc().tz_convert(LEAGUE_TZ).date())
     start = (today - dt.timedelta(days=args.history_days)).isoformat()

@@ -9,8 +9,8 @@ import sys
 import dagster as dg
 import pytest
 
-from pipeline_assets.asset_catalog import DOMAIN_TAG, LABEL_ASSETS, LIVE_ASSETS
-from tipoff_core.tags import LAYER_TAG, SOURCE_API_TAG
+from pipeline_assets.asset_catalog import LABEL_ASSETS, LIVE_ASSETS
+from tipoff_core.tags import DOMAIN_TAG, LAYER_TAG, SOURCE_API_TAG
 
 
 @pytest.fixture(scope="module")
