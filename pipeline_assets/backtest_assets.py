@@ -1,14 +1,11 @@
 """`backtest_report`: the walk-forward backtest of one season, from the pipeline's own gold tables."""
 
-import base64
-import io
-
 import dagster as dg
 import pandas as pd
 
 from pipeline_assets import backtest
 from pipeline_assets.featureio import box_history, latest_per_game
-from pipeline_assets.metadata import markdown_table
+from pipeline_assets.metadata import figure_markdown, markdown_table, pyplot
 from resources import storage
 from resources.dagster_resources import StorageResource
 from tipoff_core import catalog
@@ -42,19 +39,12 @@ def _ci(c: dict | None) -> str:
 
 
 def calibration_png(cal: list[dict], title: str) -> str:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     df = pd.DataFrame(cal).dropna(subset=["mean_pred"])
-    fig, ax = plt.subplots(figsize=(4, 4), dpi=80)
+    fig, ax = pyplot().subplots(figsize=(4, 4), dpi=80)
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
     ax.scatter(df["mean_pred"], df["mean_obs"], s=10 + df["count"] / max(df["count"].max(), 1) * 80)
     ax.set(xlabel="predicted P(home win)", ylabel="observed", title=title, xlim=(0, 1), ylim=(0, 1))
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return f"![calibration](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})"
+    return figure_markdown(fig, "calibration")
 
 
 # A season's walk-forward reads every earlier season too: depend on all gold partitions.

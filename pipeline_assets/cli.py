@@ -25,6 +25,7 @@ from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
 from resources import storage
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
+from resources.sources import source_from_env
 from resources.sources.base import SourceError
 from resources.sources.live import ODDS_KEY_ENV, LiveSource
 from resources.sources.odds_api import (BACKFILL, CREDIT_BUDGET_ENV, MARKETS as ODDS_MARKETS,
@@ -84,38 +85,60 @@ def run_job(job_name: str, start: str | None, end: str | None = None, tags: dict
     return result
 
 
-def _print_slate(day: str) -> None:
+def _print_slate(day: str, note: str = "") -> None:
     t = storage.read_partition(catalog.table("game_scores"), day)
-    if t.empty:
-        print(f"[tipoff] no games on {day} in this league (the models are trained; score a date "
-              "with games, e.g. `tipoff run --date YYYY-MM-DD`)")
-        return
     teams = dict(zip(franchises()["team_id"], franchises()["team"]))
+    print(f"[tipoff] slate of {day}{note} (tip in New York time; p_home: the model, market_home: "
+          "the de-vigged market; bet: the side backed, with its own edge and stake):")
     print(slate_view(t, teams).to_string(index=False))
     bets = int((t["recommendation"] != "none").sum())
     print(f"[tipoff] {len(t)} games, {bets} bets (quarter Kelly, stake = share of bankroll); "
           f"every column: `tipoff show game_scores --partition {day}`")
 
 
+def next_game_day(source, after: dt.date, as_of, horizon_days: int = 160) -> dt.date | None:
+    """The first date after `after` with games on the source's schedule as known at `as_of`
+    (None within `horizon_days`: an off-season is at most about five months)."""
+    for i in range(1, horizon_days + 1):
+        day = after + dt.timedelta(days=i)
+        if len(source.fetch("schedule", day, as_of).table):
+            return day
+    return None
+
+
 def cmd_demo(args) -> int:
-    """Backfill a short simulated history, then run today's slate end to end."""
-    today = now_utc().tz_convert(LEAGUE_TZ).date()
+    """Backfill a short history, train, then score today's slate (or the date given) end to end;
+    on a day without games, the next game day's."""
+    today = (dt.date.fromisoformat(catalog.check_partition(args.date)) if args.date
+             else now_utc().tz_convert(LEAGUE_TZ).date())
     start = (today - dt.timedelta(days=args.history_days)).isoformat()
     yesterday = (today - dt.timedelta(days=1)).isoformat()
+    level = "DEBUG" if args.verbose else "INFO"
     t0 = time.perf_counter()
-    print(f"[tipoff] source={os.environ.get('TIPOFF_SOURCE', 'simulated')}  "
-          f"backfilling {start}..{yesterday} (snapshots, labels, gold features: one run)")
-    level = "DEBUG" if args.verbose else "WARNING"
+
+    def phase(n: int, text: str) -> None:
+        print(f"[tipoff] {time.perf_counter() - t0:4.0f}s  {n}/3 {text}", flush=True)
+
+    phase(1, f"history {start}..{yesterday} on source={os.environ.get('TIPOFF_SOURCE', 'simulated')}"
+             ": snapshots, labels, gold features (one run)")
     run_job("history_job", start, yesterday, log_level=level)
-    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: training win and minutes models "
-          "(registered, gated, promoted)")
+    phase(2, "training the win and minutes models (MLflow, registry, gate, promotion)")
     run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO}, log_level=level)
-    print(f"[tipoff] {time.perf_counter() - t0:.0f}s: today's slate {today}: snapshots, live "
-          "features, scores")
+    phase(3, f"slate of {today}: snapshots as of now (a past date: 5 minutes before its first "
+             "tip), live features, scores")
     run_job("live_job", today.isoformat(), log_level=level)
-    _print_slate(today.isoformat())
-    print(f"[tipoff] done in {time.perf_counter() - t0:.1f}s; inspect with e.g. "
-          f"`tipoff show schedule_snapshot --partition {today}` or open the UI with `dagster dev`")
+    day, note = today, ""
+    if storage.read_partition(catalog.table("game_scores"), today.isoformat()).empty:
+        nxt = next_game_day(source_from_env(), today, now_utc())
+        if nxt is None:
+            print(f"[tipoff] no games on {today} nor in the 160 days after it on this source")
+            return 0
+        print(f"[tipoff] no games on {today}; scoring the next game day, {nxt}")
+        run_job("live_job", nxt.isoformat(), log_level=level)
+        day, note = nxt, f" (the next game day: {today} has no games)"
+    _print_slate(day.isoformat(), note)
+    print(f"[tipoff] done in {time.perf_counter() - t0:.0f}s; inspect with e.g. "
+          f"`tipoff show schedule_snapshot --partition {day}` or open the UI with `dagster dev`")
     return 0
 
 
@@ -197,7 +220,34 @@ def cmd_run(args) -> int:
     if "storage" in doc and doc["metadata"]["step"] == "storage":
         for k, v in sorted(doc["storage"]["paths"].items()):
             print(f"  {k}: {v}")
+        if not args.no_dagster_report:
+            _report_to_dagster(doc, log)
     return 0
+
+
+def _report_to_dagster(doc: dict, log) -> None:
+    """Record what storage wrote as runless materializations on the local Dagster instance, so
+    the UI's partition status includes slates stored by `tipoff run`.  The slate is stored
+    whatever happens here: a failure is a warning, not an error."""
+    events = steps.materialization_events(doc)
+    checks = 0
+    try:
+        import dagster as dg
+        from pipeline_assets.output_checks import check_evaluations
+        instance = dagster_instance()
+        for e in events:
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key=e["asset"], partition=e["partition"], metadata=e["metadata"]))
+            # the asset checks a Dagster run would have run on it, on what was stored
+            for ev in check_evaluations(e["asset"], e["partition"], storage.data_root()):
+                instance.report_runless_asset_event(ev)
+                checks += 1
+    except Exception as exc:  # noqa: BLE001 -- any instance problem (storage down, bad yaml)
+        print(f"tipoff run: warning: stored, but not reported to Dagster: {exc}", file=sys.stderr)
+        return
+    if log:
+        log(f"[tipoff run] reported {len(events)} materializations and {checks} check results "
+            f"to Dagster ({os.environ.get('DAGSTER_HOME')})")
 
 
 def cmd_pin(args) -> int:
@@ -361,6 +411,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_show)
     d = sub.add_parser("demo", help="backfill a short history and score today's slate")
     d.add_argument("--history-days", type=int, default=400)
+    d.add_argument("--date", help="score this league date instead of today (YYYY-MM-DD; e.g. an "
+                                  "archive date with TIPOFF_SOURCE=archive)")
     d.add_argument("--verbose", action="store_true", help="print every Dagster event (DEBUG)")
     d.set_defaults(fn=cmd_demo)
     m = sub.add_parser("models", help="list, promote or roll back model versions")
@@ -400,6 +452,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--total-min-edge", type=float, default=StakePolicy.total_min_edge,
                    help="minimum edge (given no push) of a total recommendation")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-dagster-report", action="store_true",
+                   help="do not record the stored assets as materializations on the Dagster "
+                        "instance (DAGSTER_HOME, default data/dagster_home)")
     r.set_defaults(fn=cmd_run)
     pn = sub.add_parser("pin", help="pin which run `latest` means for one partition (or unpin)")
     pn.add_argument("asset")

@@ -5,7 +5,9 @@ import os
 import dagster as dg
 import numpy as np
 
+from pipeline_assets.metadata import figure_markdown, markdown_table, pyplot
 from pipeline_assets.monitoring.clv import MARKETS, clv_markdown
+from pipeline_assets.monitoring.seasons import rolling_log_loss, scored_history, season_table
 from pipeline_assets.monitoring.shadow import shadow_markdown
 from pipeline_assets.monitoring.report import (DRIFT_DAYS, PSI_DAYS, ROLLING_DAYS, ROLLING_GAMES,
                                                WINDOWS, calibration_markdown, performance_report,
@@ -103,7 +105,33 @@ def model_performance(context: dg.AssetExecutionContext, config: PerformanceConf
                    "shadow_production_brier": num(r["production_brier"])})
         context.log.info(f"shadow {r['shadow_version']} vs production on {int(r['n'])} games: "
                          f"log loss {r['shadow_log_loss']:.4f} vs {r['production_log_loss']:.4f}")
+    md.update(_season_metadata(context.partition_keys[-1], root, as_of, config.rolling_games))
     return dg.MaterializeResult(metadata=md)
+
+
+def _season_metadata(day: str, root, as_of, window: int) -> dict:
+    """Per-season table and rolling log-loss plot of every scored game up to `day` (this season
+    and the two before)."""
+    games = scored_history(day, root, as_of)
+    seasons = season_table(games)
+    rolling = rolling_log_loss(games, window)
+    md = {"seasons": dg.MetadataValue.md(markdown_table(seasons.round(4)) if len(seasons)
+                                         else "no scored games yet")}
+    if len(rolling):
+        md["rolling_log_loss_plot"] = dg.MetadataValue.md(_rolling_plot(rolling, window))
+    return md
+
+
+def _rolling_plot(rolling, window: int) -> str:
+    fig, ax = pyplot().subplots(figsize=(7, 3))
+    ax.plot(rolling["tip_ts"], rolling["model"], label="model (market-free)")
+    if rolling["market"].notna().any():
+        ax.plot(rolling["tip_ts"], rolling["market"], label="market (de-vigged)")
+    ax.axhline(0.6931, color="grey", ls="--", lw=1, label="coin flip")
+    ax.set(ylabel=f"log loss, last {window} games", title="Rolling log loss of scored games")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.autofmt_xdate()
+    return figure_markdown(fig, "rolling log loss")
 
 
 monitoring_assets = [model_performance]

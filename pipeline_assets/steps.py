@@ -446,6 +446,23 @@ def run(*, date: str | None = None, until: str = "storage", from_step: str | Non
     return doc
 
 
+def materialization_events(doc: dict) -> list[dict]:
+    """What a stored document wrote, as Dagster should record it (`asset`, `partition`,
+    `metadata`): one materialization per asset written by the storage step, so the UI's partition
+    status is true for slates stored by `tipoff run` (the CLI reports them to the instance)."""
+    st = doc.get("storage")
+    if not st:
+        return []
+    md = doc["metadata"]
+    common = {"via": VIA, "run_as_of_ts": md["run_as_of_ts"], "live_run": st["live_run"]["run_id"]}
+    extra = {"game_scores": {"games": md["total_games"], "model_version": md.get("model_version"),
+                             "bets": st["live_run"]["bets"], "degraded": bool(md.get("degraded")),
+                             "logged_predictions": st["predictions_logged"]}}
+    return [{"asset": asset, "partition": md["target_date"],
+             "metadata": {**common, "path": path, **extra.get(asset, {})}}
+            for asset, path in sorted(st["paths"].items()) if asset in catalog.known_assets()]
+
+
 def summary_line(doc: dict) -> str:
     md = doc["metadata"]
     line = (f"{md['step']}: {md['target_date']} as of {md['run_as_of_ts']}, {md['total_games']} "

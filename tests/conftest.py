@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TIPOFF_SEED", "7")
 os.environ.setdefault("TIPOFF_SHOCK", "")
 SHARED = Path(os.environ.get("TIPOFF_SHARED_DIR", REPO.parent / "shared"))
+# `tipoff run` records what it stores on the Dagster instance of DAGSTER_HOME (default: the repo's
+# data/dagster_home): tests get a throwaway one unless the caller chose one.
+if "DAGSTER_HOME" not in os.environ:
+    import tempfile
+    os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="tipoff-test-dagster-home-")
 
 
 @pytest.fixture(scope="session")

@@ -128,3 +128,45 @@ def test_gate_failure_leaves_production_and_rollback_restores(pipeline, monkeypa
     assert reg.production_version("win_market_free") == before
     assert "production is now" in capsys.readouterr().out
     assert cli.main(["models", "promote", "win_market_free"]) == 2
+
+
+def _run_output_checks(defs, instance) -> dict[str, bool]:
+    """Run only the asset checks of game_scores / minutes_scores on SLATE: {asset.check: passed}."""
+    job = dg.define_asset_job("score_checks_only", selection=dg.AssetSelection.checks_for_assets(
+        "game_scores", "minutes_scores"))
+    result = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(
+        "score_checks_only").execute_in_process(  # checks alone: the partition goes by tag
+        instance=instance, tags={"dagster/partition": SLATE})
+    assert result.success
+    return {f"{e.asset_key.to_user_string()}.{e.check_name}": e.passed
+            for e in result.get_asset_check_evaluations()}
+
+
+def test_output_checks_pass_on_the_slate_and_catch_a_tampered_one(pipeline):
+    import shutil
+
+    from resources import storage
+    from tests.helpers import partition_dir
+    root, defs, instance = pipeline
+    passed = _run_output_checks(defs, instance)
+    assert passed == {k: True for k in (
+        "game_scores.probabilities_in_unit_interval", "game_scores.one_row_per_game",
+        "game_scores.stakes_within_cap", "game_scores.schedule_covered",
+        "minutes_scores.probabilities_in_unit_interval", "minutes_scores.one_row_per_player",
+        "minutes_scores.minutes_quantiles_sane")}
+    # a later run of the slate with a probability above 1, a game twice, a stake over the cap
+    # and a scheduled game left out: every game_scores check fails
+    t = read_table("game_scores", SLATE, root=root)
+    bad = pd.concat([t.iloc[:-1], t.iloc[[0]]], ignore_index=True)
+    bad.loc[1, "p_home_win"] = 1.3
+    bad.loc[2, ["stake_home", "stake_away", "recommendation"]] = [0.2, 0.0, "home"]
+    base = partition_dir("game_scores", SLATE, root)
+    folder = storage.write_run_folder(base, "20260127T210100Z",
+                                      {"table.parquet": storage.parquet_bytes(bad)}).path
+    try:
+        passed = _run_output_checks(defs, instance)
+    finally:
+        shutil.rmtree(folder)
+        storage._point_latest(base)
+    assert not any(v for k, v in passed.items() if k.startswith("game_scores."))
+    assert all(v for k, v in passed.items() if k.startswith("minutes_scores."))

@@ -175,8 +175,9 @@ def test_report_is_written_and_found_by_the_drift_sensor(store):
 def test_the_asset_materializes_a_run_folder_with_metadata(store):
     from resources.dagster_resources import RegistryResource
     from resources.dagster_resources import StorageResource
+    from pipeline_assets.output_checks import model_performance_metrics
     res = dg.materialize(
-        [model_performance], partition_key=DAYS[2],
+        [model_performance, model_performance_metrics], partition_key=DAYS[2],
         resources={"store": StorageResource(root=str(store["root"])),
                    "registry": RegistryResource(root=str(store["root"] / "models"))},
         tags={"tipoff/run_as_of_ts": "2026-01-14T08:00:00Z"}, instance=dg.DagsterInstance.ephemeral())
@@ -184,10 +185,35 @@ def test_the_asset_materializes_a_run_folder_with_metadata(store):
     md = res.asset_materializations_for_node("model_performance")[0].metadata
     assert md["day_games"].value == 2 and md["production_version"].value == store["new"]
     assert "| window |" in md["windows"].value and "p bin" in md["calibration_last_14_days"].value
+    # the season table (6 final games scored of 2025-26) and the rolling log-loss plot
+    assert "| 2025-26 | 6 |" in md["seasons"].value
+    assert md["rolling_log_loss_plot"].value.startswith("![rolling log loss](data:image/png;base64,")
+    [check] = res.get_asset_check_evaluations()
+    assert check.check_name == "metrics_in_range" and check.passed, check.metadata
     folder = store["root"] / "artifacts/model_performance" / DAYS[2] / "run=20260114T080000Z"
     assert {p.name for p in folder.iterdir()} == {"table.parquet", "games.parquet",
                                                   "calibration.parquet", "psi.parquet", "clv.parquet",
                                                   "summary.json"}
+
+
+def test_season_table_and_rolling_log_loss():
+    from pipeline_assets.monitoring.seasons import rolling_log_loss, season_table
+    g = pd.DataFrame({"game_id": ["a", "b", "c", "d"],
+                      "game_date": ["2025-04-01", "2025-10-25", "2025-10-26", "2025-10-27"],
+                      "tip_ts": pd.to_datetime(["2025-04-01T23:00Z", "2025-10-25T23:00Z",
+                                                "2025-10-26T23:00Z", "2025-10-27T23:00Z"]),
+                      "p_home_win": [0.8, 0.6, 0.3, 0.5], "p_market_home": [0.7, np.nan, 0.4, 0.5],
+                      "home_win": [1.0, 0.0, 0.0, np.nan], "final": [True, True, True, False]})
+    t = season_table(g).set_index("season")
+    assert list(t.index) == ["2024-25", "2025-26"] and list(t["games"]) == [1, 2]
+    assert t.loc["2024-25", "log_loss"] == pytest.approx(-np.log(0.8))
+    assert t.loc["2025-26", "log_loss"] == pytest.approx(-(np.log(0.4) + np.log(0.7)) / 2)
+    assert t.loc["2025-26", "market_games"] == 1
+    r = rolling_log_loss(g, window=2)
+    assert len(r) == 3   # final games only, in tip order
+    assert r["model"].iloc[-1] == pytest.approx(-(np.log(0.4) + np.log(0.7)) / 2)
+    assert r["market"].iloc[1] == pytest.approx(-np.log(0.7))   # the game without a market is skipped
+    assert season_table(g.iloc[:0]).empty and rolling_log_loss(g.iloc[:0]).empty
 
 
 def test_a_date_without_scores_or_games(store):

@@ -19,3 +19,19 @@ def test_the_bet_side_carries_its_own_edge_and_stake():
     assert list(v["bet"]) == ["BOS", "GSW", "-"]
     assert v["edge"].iloc[0] == 0.10 and v["edge"].iloc[1] == 0.15 and pd.isna(v["edge"].iloc[2])
     assert list(v["stake"]) == [0.03, 0.05, 0.0]
+
+
+def test_next_game_day_skips_dates_without_games():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from pipeline_assets.cli import next_game_day
+    games_on = {dt.date(2026, 2, 19)}   # after an All-Star break
+
+    class Source:
+        def fetch(self, kind, day, as_of):
+            assert kind == "schedule"
+            return SimpleNamespace(table=pd.DataFrame({"game_id": ["g"] if day in games_on else []}))
+
+    assert next_game_day(Source(), dt.date(2026, 2, 13), None) == dt.date(2026, 2, 19)
+    assert next_game_day(Source(), dt.date(2026, 2, 19), None, horizon_days=30) is None

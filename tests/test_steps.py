@@ -214,6 +214,32 @@ def test_until_storage_in_one_go_with_default_as_of(root, capsys):
     assert as_of == sched["tip_ts"].min() - pd.Timedelta(minutes=5)
 
 
+def test_stored_slates_are_reported_to_dagster_as_materializations(root, tmp_path, monkeypatch,
+                                                                    capsys):
+    """Partition status in the UI counts slates stored by `tipoff run` (runless events)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    assert main(["run", "--date", DAY, "--as-of", AS_OF, "--n-sims", "500"]) == 0
+    assert "reported 8 materializations and 7 check results to Dagster" in capsys.readouterr().err
+    instance = dg.DagsterInstance.get()
+    for asset in ("schedule_snapshot", "odds_snapshot", "live_game_features", "game_scores",
+                  "minutes_scores"):
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {DAY}, asset
+    ev = instance.get_latest_materialization_event(dg.AssetKey("game_scores"))
+    md = ev.asset_materialization.metadata
+    assert md["via"].value == "tipoff run" and md["run_as_of_ts"].value == AS_OF
+    assert md["path"].value.endswith("run=20251211T170000Z") and md["games"].value > 0
+    # and the asset checks of the stored scores, as a Dagster run would have recorded them
+    for asset, check in (("game_scores", "schedule_covered"), ("minutes_scores", "one_row_per_player")):
+        rec = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(dg.AssetKey(asset), check)])[dg.AssetCheckKey(dg.AssetKey(asset), check)]
+        assert rec.event.dagster_event.event_specific_data.passed, (asset, check)
+    # --no-dagster-report leaves the instance alone
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "other_home"))
+    assert main(["run", "--date", DAY, "--as-of", "2025-12-11T18:00:00+00:00", "--n-sims", "500",
+                 "--quiet", "--no-dagster-report"]) == 0
+    assert not (tmp_path / "other_home").exists()
+
+
 def test_storage_refuses_to_overwrite_a_different_run(root, tmp_path, capsys):
     p = tmp_path / "p.json"
     assert main(["run", "--date", DAY, "--as-of", AS_OF, "--until-step", "prediction",

@@ -11,6 +11,7 @@ DRIFT_PRODUCTION_VERSION_TAG = "tipoff/drift_production_version"
 NEW_GAMES_TAG = "tipoff/new_games"           # how many new final games a labels run was asked for
 PROMOTED_TAG = "tipoff/promoted"             # materialization tag of win_model: any version promoted
 LAYER_TAG = "tipoff/layer"                   # asset tag: snapshot | label | feature | model | ...
+DOMAIN_TAG = "tipoff/domain"                 # asset tag: schedule | odds | games | minutes | ...
 
 # Values of RETRAIN_TAG (and of TrainConfig.reason).
 RETRAIN_MANUAL = "manual"

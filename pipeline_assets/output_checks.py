@@ -1,0 +1,201 @@
+"""Asset checks on the outputs: `game_scores`, `minutes_scores`, `model_performance`,
+`backtest_report`.  Thin wrappers: they read what the asset stored (its latest/pinned run per
+date) and apply the plain rules of `score_checks`.  Each partitioned check carries the asset's
+`partitions_def`, so a run checks the partitions it materialized, not every stored one.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pipeline_assets import score_checks as rules
+from pipeline_assets.backtest_assets import SEASONS
+from pipeline_assets.metadata import markdown_table
+from pipeline_assets.partitions import DAILY
+from pipeline_assets.scoring import StakePolicy
+from resources import storage
+from resources.dagster_resources import StorageResource
+from tipoff_core import catalog
+from tipoff_core.timeutil import parse_ts_token
+
+ERROR = dg.AssetCheckSeverity.ERROR
+
+
+def _spec(asset: str, name: str, partitions_def, description: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(name, asset=asset, partitions_def=partitions_def,
+                             description=description, blocking=False)
+
+
+def _latest_run(asset: str, day: str, root: Path) -> tuple[Path, pd.Timestamp] | None:
+    """(folder, as-of) of the run `latest` means for one date of a per-run table, else None."""
+    base = storage.partition_dir(catalog.table(asset), day, root)
+    token = storage.select_run(base)
+    return (base / f"run={token}", parse_ts_token(token)) if token else None
+
+
+def _summary(folder: Path) -> dict:
+    try:
+        return json.loads((folder / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _schedule_at(day: str, as_of: pd.Timestamp, root: Path) -> pd.DataFrame:
+    """The schedule a scoring run at `as_of` saw (its newest schedule run at or before it)."""
+    table = catalog.snapshot("schedule")
+    base = storage.partition_dir(table, day, root)
+    token = storage.select_run(base, as_of)
+    return storage.read_parquet(base / f"run={token}" / table.file) if token else pd.DataFrame(
+        columns=["game_id"])
+
+
+def _result(name: str, problems: dict[str, list[str]], md: dict, asset: str,
+            severity=ERROR) -> dg.AssetCheckResult:
+    lines = [f"{day}: {p}" for day, ps in problems.items() for p in ps]
+    return dg.AssetCheckResult(
+        check_name=name, asset_key=asset, passed=not lines, severity=severity,
+        metadata={**md, "problems": len(lines),
+                  "details": dg.MetadataValue.md("\n".join(f"- {x}" for x in lines[:50]) or "none")})
+
+
+# ----------------------------------------------------------------------------- game_scores
+
+GAME_CHECKS = {
+    "probabilities_in_unit_interval": "Every p_* column within [0, 1]; the two win probabilities "
+                                      "never missing.",
+    "one_row_per_game": "No game_id twice in a slate.",
+    "stakes_within_cap": f"Stakes within [0, {StakePolicy.cap}] (the default cap) and consistent "
+                         "with the recommendation (stake on the recommended side only).",
+    "schedule_covered": "Every game of the schedule the run saw is scored, or the run's summary "
+                        "(`unscored`) says why.",
+}
+
+
+def game_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], dict]:
+    """({check: problems} of the date's latest game_scores run, counts)."""
+    run = _latest_run("game_scores", day, root)
+    if run is None:
+        return {n: ["no stored run"] for n in GAME_CHECKS}, {"games": 0, "excused": 0}
+    folder, as_of = run
+    t = storage.read_parquet(folder / "table.parquet")
+    missing, ok = rules.unscored_games(_schedule_at(day, as_of, root), t,
+                                       _summary(folder).get("unscored"))
+    return {
+        "probabilities_in_unit_interval": rules.probability_problems(
+            t, rules.REQUIRED_GAME_PROBABILITIES),
+        "one_row_per_game": rules.duplicate_problems(t, ["game_id"]),
+        "stakes_within_cap": rules.stake_problems(t, StakePolicy.cap),
+        "schedule_covered": [f"game {g} scheduled but not scored (no reason given)" for g in missing],
+    }, {"games": len(t), "excused": len(ok)}
+
+
+@dg.multi_asset_check(
+    specs=[_spec("game_scores", n, DAILY, d) for n, d in GAME_CHECKS.items()],
+    description="Scored slates: probabilities, one row per game, stakes, schedule coverage.")
+def game_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
+    yield from _evaluations("game_scores", context.partition_keys, store.path())
+
+
+def _evaluations(asset: str, days: list[str], root: Path) -> list[dg.AssetCheckResult]:
+    """One result per check of `asset` over `days` (problems prefixed by their date)."""
+    names, problems_of = CHECKS_OF[asset]
+    found: dict[str, dict[str, list[str]]] = {n: {} for n in names}
+    totals: dict[str, int] = {}
+    for day in days:
+        problems, counts = problems_of(day, root)
+        for n in names:
+            found[n][day] = problems[n]
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+    return [_result(n, found[n], {"dates_checked": len(days), **totals}, asset) for n in names]
+
+
+# ----------------------------------------------------------------------------- minutes_scores
+
+MINUTES_CHECKS = {
+    "probabilities_in_unit_interval": "p_play within [0, 1] and never missing.",
+    "one_row_per_player": "No (game_id, player_id) twice.",
+    "minutes_quantiles_sane": "p10 <= p50 <= p90 within [0, 70]; expected_minutes = p_play x p50.",
+}
+
+
+def minutes_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], dict]:
+    """({check: problems} of the date's latest minutes_scores run, counts)."""
+    run = _latest_run("minutes_scores", day, root)
+    if run is None:
+        return {n: ["no stored run"] for n in MINUTES_CHECKS}, {"rows": 0}
+    t = storage.read_parquet(run[0] / "table.parquet")
+    return {"probabilities_in_unit_interval": rules.probability_problems(t, ("p_play",)),
+            "one_row_per_player": rules.duplicate_problems(t, ["game_id", "player_id"]),
+            "minutes_quantiles_sane": rules.minutes_problems(t)}, {"rows": len(t)}
+
+
+@dg.multi_asset_check(
+    specs=[_spec("minutes_scores", n, DAILY, d) for n, d in MINUTES_CHECKS.items()],
+    description="Player minutes: probabilities, one row per player and game, quantiles.")
+def minutes_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
+    yield from _evaluations("minutes_scores", context.partition_keys, store.path())
+
+
+CHECKS_OF = {"game_scores": (list(GAME_CHECKS), game_scores_problems),
+             "minutes_scores": (list(MINUTES_CHECKS), minutes_scores_problems)}
+
+
+def check_evaluations(asset: str, day: str, root: Path) -> list[dg.AssetCheckEvaluation]:
+    """The checks of a scores asset on one date as events (for slates stored outside a Dagster
+    run, e.g. `tipoff run`, so the UI shows their checks next to their materialization)."""
+    if asset not in CHECKS_OF:
+        return []
+    return [dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=r.check_name,
+                                    passed=r.passed, metadata=r.metadata, severity=r.severity,
+                                    partition=day)
+            for r in _evaluations(asset, [day], root)]
+
+
+# ----------------------------------------------------------------------------- monitoring
+
+@dg.asset_check(asset="model_performance", partitions_def=DAILY, blocking=False,
+                name="metrics_in_range",
+                description="Every window once; counts non-negative; accuracy, Brier, coverage in "
+                            "[0, 1] and log loss >= 0 wherever games were evaluated.")
+def model_performance_metrics(context: dg.AssetCheckExecutionContext, store: StorageResource):
+    root = store.path()
+    found, shown = {}, None
+    for day in context.partition_keys:
+        run = _latest_run("model_performance", day, root)
+        if run is None:
+            found[day] = ["no stored run"]
+            continue
+        shown = storage.read_parquet(run[0] / "table.parquet")
+        found[day] = rules.performance_problems(shown)
+    md = {"dates_checked": len(context.partition_keys)}
+    if shown is not None:
+        cols = [c for c in ("window", "n_evaluated", "accuracy", "log_loss", "brier", "coverage")
+                if c in shown]
+        md["last_table"] = dg.MetadataValue.md(markdown_table(shown[cols].round(4)))
+    return _result("metrics_in_range", found, md, "model_performance")
+
+
+@dg.asset_check(asset="backtest_report", partitions_def=SEASONS, blocking=False,
+                name="metrics_sane",
+                description="Games evaluated; every model's log loss in (0, 0.75] (a coin flip is "
+                            "0.693), Brier in [0, 0.30], accuracy in [0, 1].")
+def backtest_report_sane(context: dg.AssetCheckExecutionContext, store: StorageResource):
+    root = store.path()
+    found = {}
+    for season in context.partition_keys:
+        path = root / "artifacts" / "backtest_report" / f"season={season}" / "report.json"
+        try:
+            block = json.loads(path.read_text())[season]
+        except (OSError, ValueError, KeyError) as exc:
+            found[season] = [f"no readable report ({type(exc).__name__}: {exc})"]
+            continue
+        found[season] = rules.backtest_problems(block)
+    return _result("metrics_sane", found, {"seasons_checked": len(context.partition_keys)},
+                   "backtest_report")
+
+
+output_checks = [game_scores_checks, minutes_scores_checks, model_performance_metrics,
+                 backtest_report_sane]
