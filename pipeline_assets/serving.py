@@ -15,6 +15,10 @@ the stores: no FastAPI here.
                             its latest in-game score (`halftime_scores`);
 * `Service.health()`        model versions, data freshness, cache status.
 
+With the predictions log in PostgreSQL (`TIPOFF_PREDICTIONS_URL=postgresql+psycopg2://...`) slates
+and game predictions are read from the log (`record_json` keeps each scored row), not from the file
+store: several API processes behind a load balancer answer from one truth and share one Redis.
+
 Answers go through the Redis cache (`resources.cache.Cache`) when it is reachable and straight to
 the stores when it is not.  Models, label history and a date's snapshot inputs are also kept in
 process, re-read when their files change.
@@ -43,6 +47,7 @@ from pipeline_assets.features.asof import market_consensus
 from pipeline_assets.ratings import franchises
 from resources import storage
 from resources.cache import Cache
+from resources.predictions_log import PredictionsLog
 from resources.registry import ModelRegistry, NoProductionModelError
 from tipoff_core import catalog
 from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame, restore_dtypes
@@ -161,11 +166,17 @@ class Service:
                                                     scoring.DEFAULT_N_SIMS))
     policy: scoring.StakePolicy = field(default_factory=scoring.StakePolicy)
     registry: ModelRegistry | None = None
+    # Slates and game predictions come from this log when it is given (default: the log of
+    # TIPOFF_PREDICTIONS_URL when that is PostgreSQL, else the file store).
+    log: PredictionsLog | None = None
 
     def __post_init__(self):
         self.root = Path(self.root)
         self.cache = self.cache if self.cache is not None else Cache()
         self.registry = self.registry or ModelRegistry(self.root / "models")
+        if self.log is None and os.environ.get("TIPOFF_PREDICTIONS_URL", "").startswith(
+                "postgresql"):
+            self.log = PredictionsLog()
         teams = franchises()
         self.teams = {int(t): str(a) for t, a in zip(teams["team_id"], teams["team"])}
         self.by_abbr = {a.upper(): t for t, a in self.teams.items()}
@@ -295,8 +306,45 @@ class Service:
 
     def plan_slate(self, day: str) -> Plan:
         day = check_date(day)
+        if self.log is not None:
+            token, iso = self._log_slate_run(day)
+            return Plan("slate", (day, token), lambda: self._read_log_slate(day, token, iso))
         base, token = self._slate_run(day)
         return Plan("slate", (day, token), lambda: self._read_slate(day, base, token))
+
+    def _slate_token(self, day: str) -> str:
+        return self._log_slate_run(day)[0] if self.log is not None else self._slate_run(day)[1]
+
+    def _slate_value(self, day: str) -> dict:
+        if self.log is not None:
+            return self._read_log_slate(day, *self._log_slate_run(day))
+        return self._read_slate(day, *self._slate_run(day))
+
+    def _log_slate_run(self, day: str) -> tuple[str, str]:
+        """(run token, logged run_as_of_ts) of the date's newest production slate in the log; an
+        operator's PINNED run when the file store has one and the log holds it."""
+        iso = self.log.latest_run(day)
+        if iso is None:
+            raise NotFound(f"no scored slate for {day} in the predictions log (run live_job or "
+                           f"`tipoff run --date {day}`)")
+        pin = _pinned(storage.partition_dir(catalog.table("game_scores"), day, self.root))
+        if pin and pin != ts_token(pd.Timestamp(iso)):
+            pinned_iso = parse_ts_token(pin).isoformat()
+            if self.log.run_records(day, pinned_iso):
+                return pin, pinned_iso
+        return ts_token(pd.Timestamp(iso)), iso
+
+    def _read_log_slate(self, day: str, token: str, iso: str) -> dict:
+        """`_read_slate` from the predictions log (the rows of one logged production run)."""
+        rows = self.log.run_records(day, iso)
+        rows.sort(key=lambda vr: (str(vr[1].get("tip_ts")), str(vr[1].get("game_id"))))
+        version = rows[0][0] if rows else None
+        games = [self._game_record(r, v, token) for v, r in rows]
+        pin = _pinned(storage.partition_dir(catalog.table("game_scores"), day, self.root))
+        return {"date": day, "run": token, "pinned": pin == token,
+                "run_as_of_ts": parse_ts_token(token).isoformat(), "model_version": version,
+                "with_market_version": rows[0][1].get("with_market_version") if rows else None,
+                "source": rows[0][1].get("source") if rows else None, "games": games}
 
     def slate(self, day: str) -> dict:
         return self.answer(self.plan_slate(day))
@@ -562,6 +610,11 @@ class Service:
         with self._lock:
             if game_id in self._game_dates:
                 return self._game_dates[game_id]
+            if self.log is not None:
+                day = self.log.game_date_of(game_id)
+                if day is not None:
+                    self._game_dates[game_id] = day
+                    return day
             if time.monotonic() - self._index_checked < RECHECK_SECONDS:
                 return None  # looked a moment ago: unknown ids do not rescan the store each time
             self._index_checked = time.monotonic()
@@ -595,9 +648,12 @@ class Service:
     def _game_tag(self, day: str) -> str:
         """What the game entry depends on: the slate, halftime runs and the label file."""
         parts = []
-        for asset in ("game_scores", "halftime_scores"):
-            base = storage.partition_dir(catalog.table(asset), day, self.root)
-            parts.append(storage.select_run(base) if base.is_dir() else None)
+        try:
+            parts.append(self._slate_token(day))
+        except NotFound:
+            parts.append(None)
+        base = storage.partition_dir(catalog.table("halftime_scores"), day, self.root)
+        parts.append(storage.select_run(base) if base.is_dir() else None)
         label = storage.partition_dir(catalog.label("results"), day, self.root) / \
             catalog.label("results").file
         parts.append(label.stat().st_mtime_ns if label.exists() else None)
@@ -607,7 +663,7 @@ class Service:
         out: dict = {"game_id": game_id, "game_date": day, "prediction": None, "final": False,
                      "result": None, "in_game": None}
         try:
-            slate = self._read_slate(day, *self._slate_run(day))
+            slate = self._slate_value(day)
             out["prediction"] = next((g for g in slate["games"] if g["game_id"] == game_id), None)
         except NotFound:
             pass
@@ -653,10 +709,17 @@ class Service:
             folder = storage.table_folder(table, self.root)
             days = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
             data[name] = days[-1] if days else None
+        data["predictions_from"] = "predictions log" if self.log is not None else "file store"
+        if self.log is not None:
+            try:
+                data["latest_slate_date"] = self.log.latest_date()
+            except Exception as exc:  # the log's database is down: report, do not fail
+                data["predictions_log_error"] = f"{type(exc).__name__}: {exc}"
         if data["latest_slate_date"]:
-            base = storage.partition_dir(catalog.table("game_scores"), data["latest_slate_date"],
-                                         self.root)
-            token = storage.select_run(base)
+            try:
+                token = self._slate_token(data["latest_slate_date"])
+            except Exception:
+                token = None
             if token:
                 ts = parse_ts_token(token)
                 data["latest_slate_run_as_of_ts"] = ts.isoformat()

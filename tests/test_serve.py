@@ -3,20 +3,28 @@ the real Redis (a unique key prefix per test run, removed afterwards) and with R
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline_assets import halftime, steps
+from pipeline_assets import halftime, scoring, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
 from pipeline_assets.serving import Service
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
+from resources.predictions_log import PredictionsLog
 from sensors.cache import on_run_success
 from tests.helpers import build_trained_store, partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
@@ -322,3 +330,90 @@ def test_serve_subcommand_defaults():
     args = parser().parse_args(["serve"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 8000, 1)
     assert parser().parse_args(["serve", "--port", "9001"]).port == 9001
+
+
+# ----------------------------------------------------------------------------- several processes
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """`tipoff serve` in a child process on a free port; (process, base URL) once /healthz answers."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_assets.cli", "serve", "--port",
+                             str(port), "--log-level", "warning"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tipoff serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("tipoff serve did not answer /healthz in 120 s")
+
+
+def test_two_api_processes_answer_from_the_postgres_log_and_share_redis(
+        env, cache, pg_database, tmp_path, monkeypatch):
+    """Two `tipoff serve` processes over the predictions log in the real PostgreSQL and the real
+    Redis, with NO file store of their own: both answer the slate and a game from the log, the
+    same; a new live run logged is answered by both once the cache sensor has run."""
+    root = tmp_path / "store"
+    shutil.copytree(env, root)
+    _use(monkeypatch, root)
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{pg_database}"
+    log = PredictionsLog(url)
+    day = "2025-12-12"
+    steps.run(date=day, as_of=f"{day}T16:00:00+00:00", root=root, n_sims=2000,
+              predictions_log=log)
+    table = read_table("game_scores", day, root=root)
+    empty = tmp_path / "api-root"  # the servers see no parquet, no models: the log is all
+    empty.mkdir()
+    child = dict(os.environ, TIPOFF_DATA_DIR=str(empty), TIPOFF_PREDICTIONS_URL=url,
+                 TIPOFF_CACHE_PREFIX=cache.prefix, PYTHONPATH=str(Path(__file__).parents[1]))
+    child.pop("TIPOFF_REDIS_URL", None)
+    servers = [_serve(child) for _ in range(2)]
+    try:
+        (_, u1), (_, u2) = servers
+        for u in (u1, u2):
+            assert httpx.get(f"{u}/healthz").json()["data"]["predictions_from"] == "predictions log"
+        a = httpx.get(f"{u1}/v1/slates/{day}").json()
+        b = httpx.get(f"{u2}/v1/slates/{day}").json()
+        assert (a.pop("cached"), b.pop("cached")) == (False, True)   # one Redis for both
+        assert a == b and a["run"] == "20251212T160000Z" and len(a["games"]) == len(table)
+        want = dict(zip(table["game_id"].astype(str), table["p_home_win"]))
+        assert {g["game_id"]: g["p_home_win"] for g in a["games"]} == pytest.approx(want)
+        assert cache.ttl("slate", day, a["run"]) <= TTL_SECONDS["slate"]
+        gid = a["games"][-1]["game_id"]
+        ga = httpx.get(f"{u1}/v1/games/{gid}").json()
+        gb = httpx.get(f"{u2}/v1/games/{gid}").json()
+        assert ga["prediction"] == gb["prediction"] == a["games"][-1]
+
+        # a later live run lands in the log; the cache sensor invalidates and warms
+        steps.run(date=day, as_of=f"{day}T18:00:00+00:00", root=root, n_sims=2000,
+                  predictions_log=log)
+        out = on_run_success("live_job", day, Service(root=root, cache=cache, log=log,
+                                                      clock=lambda: NOW, n_sims=2000))
+        assert out["warmed"] is True
+        a2 = httpx.get(f"{u1}/v1/slates/{day}").json()
+        b2 = httpx.get(f"{u2}/v1/slates/{day}").json()
+        assert a2["run"] == b2["run"] == "20251212T180000Z" and a2["cached"] and b2["cached"]
+        assert httpx.get(f"{u2}/v1/games/{gid}").json()["prediction"]["run"] == "20251212T180000Z"
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(15)
+    # reruns replace their rows: logging a run again does not double it
+    rows = log.read(day, kind="pregame", role="production")
+    assert len(rows) == 2 * len(table)
+    log.append(scoring.prediction_log_rows(table, pd.Timestamp(f"{day}T16:00:00+00:00"),
+                                           rows["model_version"].iloc[0], "simulated"))
+    assert len(log.read(day, kind="pregame", role="production")) == 2 * len(table)
