@@ -11,6 +11,11 @@ the stores: no FastAPI here.
                             use (`featureio.features_from_tables`, cutoff = min(now, tip)); then the
                             production models (`scoring.load_production_models`), the Monte Carlo
                             and the stake (`scoring.score_game_table`) for the prices given;
+                            With `TIPOFF_AB_SPLIT=0.1` a deterministic share of requests (a
+                            hash of the request: the same request always lands in the same arm)
+                            is answered by the shadow candidate (`variant: treatment`) instead of
+                            production (`control`); computed answers of both arms go to the
+                            predictions log (`kind=on_demand`, `variant`, `role`);
 * `Service.game(game_id)`   a game's latest prediction, its result once final (`game_results`) and
                             its latest in-game score (`halftime_scores`);
 * `Service.health()`        model versions, data freshness, cache status.
@@ -31,7 +36,9 @@ import json
 import math
 import os
 import threading
+import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -47,7 +54,7 @@ from pipeline_assets.features.asof import market_consensus
 from pipeline_assets.ratings import franchises
 from resources import storage
 from resources.cache import Cache
-from resources.predictions_log import PredictionsLog
+from resources.predictions_log import ON_DEMAND, PRODUCTION, SHADOW, PredictionsLog
 from resources.registry import ModelRegistry, NoProductionModelError
 from tipoff_core import catalog
 from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame, restore_dtypes
@@ -61,6 +68,9 @@ RECHECK_SECONDS = 2.0             # how often in-process copies look at their fi
 SERVE_SIMS_ENV = "TIPOFF_SERVE_SIMS"
 GRID_MAX_AGE = 15 * 60            # seconds a date's matchup grid is used before it is rebuilt
 # The columns of the live features the market (odds) enters; a request's prices replace them.
+AB_SPLIT_ENV = "TIPOFF_AB_SPLIT"
+CONTROL, TREATMENT = "control", "treatment"   # the arms: production answers / the candidate does
+LOG = logging.getLogger("tipoff.serve")
 MARKET_GAME_COLUMNS = ("mkt_available", "mkt_n_books", "mkt_prob_home", "mkt_home_spread",
                        "mkt_total")
 
@@ -113,6 +123,26 @@ def _pinned(base: Path) -> str | None:
         return (base / storage.PINNED).read_text().strip() or None
     except OSError:
         return None
+
+
+def ab_split_from_env() -> float:
+    """`TIPOFF_AB_SPLIT`: the share of /v1/predict requests the shadow candidate answers (0: off)."""
+    raw = os.environ.get(AB_SPLIT_ENV, "").strip()
+    try:
+        share = float(raw) if raw else 0.0
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{AB_SPLIT_ENV}={raw!r}: give the candidate's share of /v1/predict "
+                         "traffic as a number from 0 to 1 (e.g. 0.1)")
+    return share
+
+
+def ab_arm(share: float, *request) -> str:
+    """The arm of a request: a hash of the request's parts mapped to [0, 1), so the same request
+    always gets the same arm and `share` of distinct requests go to the treatment."""
+    h = hashlib.sha256("|".join(map(str, request)).encode()).digest()
+    return TREATMENT if int.from_bytes(h[:8], "big") / 2.0 ** 64 < share else CONTROL
 
 
 def league_today(now: pd.Timestamp) -> dt.date:
@@ -169,6 +199,7 @@ class Service:
     # Slates and game predictions come from this log when it is given (default: the log of
     # TIPOFF_PREDICTIONS_URL when that is PostgreSQL, else the file store).
     log: PredictionsLog | None = None
+    ab_split: float = field(default_factory=ab_split_from_env)
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -188,6 +219,10 @@ class Service:
         self._game_dates: dict[str, str] = {}
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
+        self._shadow = _Memo()
+        self._writer: ThreadPoolExecutor | None = None
+        self._written: list[Future] = []
+        self._fallback_log: PredictionsLog | None = None
 
     # ------------------------------------------------------------------ teams
     def team_id(self, value: str, side: str) -> int:
@@ -427,9 +462,55 @@ class Service:
         if not all(versions.values()):
             raise Unavailable(f"no production model for "
                               f"{', '.join(n for n, v in versions.items() if not v)} (train first)")
-        digest = hashlib.sha1(json.dumps([prices, versions], sort_keys=True).encode()).hexdigest()[:16]
+        arm, candidate = CONTROL, None
+        if self.ab_split > 0:
+            candidate = self.shadow().version
+            if candidate:
+                arm = ab_arm(self.ab_split, day, self.teams[h], self.teams[a],
+                             json.dumps(prices, sort_keys=True))
+        digest = hashlib.sha1(json.dumps([prices, versions, arm, candidate if arm == TREATMENT
+                                          else None], sort_keys=True).encode()).hexdigest()[:16]
         parts = (day, self.teams[h], self.teams[a], digest)
-        return Plan("predict", parts, lambda: self._predict(h, a, day, now, prices))
+        return Plan("predict", parts, lambda: self._predict(h, a, day, now, prices, arm=arm))
+
+    # ------------------------------------------------------------------ traffic split
+    def shadow(self) -> scoring.Shadow:
+        """The shadow candidate (`scoring.load_shadow_model`), re-checked every few seconds."""
+        with self._lock:
+            m = self._shadow
+            if m.value is None or time.monotonic() - m.checked > RECHECK_SECONDS:
+                fp = (self.production_versions(), self.registry.shadow_version(scoring.WIN_FREE))
+                if fp != m.fingerprint or m.value is None:
+                    m.value = scoring.load_shadow_model(self.registry, self.models()) \
+                        if fp[1] else scoring.Shadow(None)
+                    m.fingerprint = fp
+                m.checked = time.monotonic()
+            return m.value
+
+    def _log_on_demand(self, table: pd.DataFrame, now: pd.Timestamp, version: str, role: str,
+                       arm: str) -> None:
+        """Queue the answer's predictions-log row (one writer thread: the request does not wait)."""
+        rows = scoring.prediction_log_rows(table, now, version, "api", role=role).assign(
+            kind=ON_DEMAND, variant=arm, mode=ON_DEMAND)
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="tipoff-log")
+            self._written.append(self._writer.submit(self._write_log, rows))
+
+    def _write_log(self, rows: pd.DataFrame) -> int:
+        try:
+            if self.log is None and self._fallback_log is None:
+                self._fallback_log = PredictionsLog()  # the default log (SQLite in the data root)
+            return (self.log or self._fallback_log).append(rows)
+        except Exception as exc:  # logging never fails an answer already given
+            LOG.warning(f"on-demand prediction not logged: {type(exc).__name__}: {exc}")
+            return 0
+
+    def flush_log(self) -> int:
+        """Wait for the queued on-demand log rows; how many rows were written."""
+        with self._lock:
+            pending, self._written = self._written, []
+        return sum(f.result() for f in pending)
 
     def target_rows(self, pairs: list[tuple[int, int]], day: str, now: pd.Timestamp,
                     schedule: pd.DataFrame) -> tuple[pd.DataFrame, list[bool]]:
@@ -553,16 +634,26 @@ class Service:
         return games, players, target, odds, g.scheduled[(h, a)]
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
-                 exact: bool = False) -> dict:
+                 exact: bool = False, arm: str = CONTROL) -> dict:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
         games, players, target, odds, scheduled = (self.exact_features if exact else
                                                    self.grid_features)(h, a, day, now, prices)
         models = self.models()
-        table = scoring.score_game_table(games, players, models, odds, now, self.policy,
-                                         self.n_sims)
+        table, version, role = None, models.free.version, PRODUCTION
+        if arm == TREATMENT:
+            shadow = self.shadow()
+            table, problem = scoring.score_shadow(games, players, shadow, models, odds, now,
+                                                  self.policy, self.n_sims)
+            if table is None:  # the candidate could not answer: production does (arm kept)
+                LOG.warning(f"treatment answered by production: {problem}")
+            else:
+                version, role = shadow.version, SHADOW
+        if table is None:
+            table = scoring.score_game_table(games, players, models, odds, now, self.policy,
+                                             self.n_sims)
         features_as_of = now if exact else self.grid(day, now).as_of
-        rec = self._game_record(table.iloc[0].to_dict(), models.free.version, ts_token(now))
+        rec = self._game_record(table.iloc[0].to_dict(), version, ts_token(now))
         rec.pop("run")
         rec.update({
             "scheduled": scheduled, "as_of": now.isoformat(),
@@ -574,7 +665,10 @@ class Service:
             "home": {**rec["home"], "state": self.team_state(h, day)},
             "away": {**rec["away"], "state": self.team_state(a, day)},
             "n_sims": self.n_sims, "compute_ms": round((time.perf_counter() - t0) * 1000, 1),
+            "role": role, "variant": arm if self.ab_split > 0 else None,
         })
+        if self.ab_split > 0:
+            self._log_on_demand(table, now, version, role, arm)
         rec.pop("run_as_of_ts")
         return rec
 

@@ -2,6 +2,8 @@
 the real Redis (a unique key prefix per test run, removed afterwards) and with Redis unreachable."""
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import os
 import shutil
@@ -21,11 +23,13 @@ from fastapi.testclient import TestClient
 from pipeline_assets import halftime, scoring, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
-from pipeline_assets.serving import Service
+from pipeline_assets.serving import Service, ab_arm, ab_split_from_env
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
 from resources.predictions_log import PredictionsLog
+from resources.registry import ModelRegistry
 from sensors.cache import on_run_success
+from tests.test_shadow import _copy as _copy_with_shadow
 from tests.helpers import build_trained_store, partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
 
@@ -417,3 +421,50 @@ def test_two_api_processes_answer_from_the_postgres_log_and_share_redis(
     log.append(scoring.prediction_log_rows(table, pd.Timestamp(f"{day}T16:00:00+00:00"),
                                            rows["model_version"].iloc[0], "simulated"))
     assert len(log.read(day, kind="pregame", role="production")) == 2 * len(table)
+
+
+# ----------------------------------------------------------------------------- traffic split
+
+def test_ab_split_is_deterministic_and_sends_its_share_to_the_candidate(monkeypatch):
+    arms = [ab_arm(0.1, DAY, "BOS", "LAL", i) for i in range(4000)]
+    assert 0.08 < arms.count("treatment") / len(arms) < 0.12
+    assert arms == [ab_arm(0.1, DAY, "BOS", "LAL", i) for i in range(4000)]   # same request, same arm
+    assert set(ab_arm(0.0, DAY, i) for i in range(100)) == {"control"}
+    monkeypatch.setenv("TIPOFF_AB_SPLIT", "0.1")
+    assert ab_split_from_env() == 0.1
+    for bad in ("ten percent", "1.5", "-0.1"):
+        monkeypatch.setenv("TIPOFF_AB_SPLIT", bad)
+        with pytest.raises(ValueError, match="TIPOFF_AB_SPLIT"):
+            ab_split_from_env()
+
+
+def test_ab_split_answers_with_the_candidate_and_logs_both_arms(env, cache, tmp_path, monkeypatch):
+    root, candidate = _copy_with_shadow(env, tmp_path / "ab", True)
+    _use(monkeypatch, root)
+    prod = ModelRegistry(root / "models").production_version("win_market_free")
+    ticks = itertools.count()  # each request its own instant: the log's key has run_as_of_ts
+    service = Service(root=root, cache=cache, n_sims=500, ab_split=0.5,
+                      clock=lambda: NOW + pd.Timedelta(milliseconds=next(ticks)))
+    client = TestClient(create_app(service, api_keys=()))
+    seen = {}
+    for i in range(24):
+        q = {"home": "BOS", "away": "LAL", "date": DAY, "home_ml": -120 - i, "away_ml": 105}
+        r = client.get("/v1/predict", params=q).json()
+        prices = {"spread": None, "total": None, "home_ml": float(q["home_ml"]), "away_ml": 105.0}
+        arm = ab_arm(0.5, DAY, "BOS", "LAL", json.dumps(prices, sort_keys=True))
+        assert r["variant"] == arm and r["cached"] is False
+        assert (r["model_version"], r["role"]) == ((candidate, "shadow") if arm == "treatment"
+                                                   else (prod, "production"))
+        seen[arm] = seen.get(arm, 0) + 1
+        again = client.get("/v1/predict", params=q).json()
+        assert again["cached"] is True and again["variant"] == arm
+    assert seen.get("treatment", 0) > 0 and seen.get("control", 0) > 0
+    assert service.flush_log() == 24
+    log = PredictionsLog(f"sqlite:///{root / 'predictions.db'}").read(DAY, kind="on_demand")
+    assert len(log) == 24 and log["variant"].value_counts().to_dict() == seen
+    assert set(log.loc[log["variant"] == "treatment", "model_version"]) == {candidate}
+    assert set(log.loc[log["variant"] == "treatment", "role"]) == {"shadow"}
+    assert set(log.loc[log["variant"] == "control", "model_version"]) == {prod}
+    # slates and the models' own comparison never see on-demand rows
+    assert len(PredictionsLog(f"sqlite:///{root / 'predictions.db'}").read(DAY, kind="pregame")) \
+        == len(read_table("game_scores", DAY, root=root))
