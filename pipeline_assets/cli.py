@@ -143,11 +143,13 @@ def _models(reg: ModelRegistry, args) -> int:
         reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)",
                     force=args.force)
         print(f"{args.name}: production is now {args.version}")
+        _promotion_landed()
     elif args.action == "rollback":
         if not args.name:
             raise UserError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
         version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
         print(f"{args.name}: rolled back; production is now {version}")
+        _promotion_landed()
     return 0
 
 
@@ -331,6 +333,13 @@ def cmd_odds(args) -> int:
               f"{shown}", file=sys.stderr)
         return 1
     return 0
+
+
+def _promotion_landed() -> None:
+    """The HTTP API's model and prediction entries are stale (train_job's promotions are the
+    serving cache sensor's)."""
+    from pipeline_assets.serving import invalidate_cache
+    invalidate_cache("promotion")
 
 
 def cmd_serve(args) -> int:

@@ -186,6 +186,9 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
         context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
                          f"{len(frames)} date(s); {created} new run folder(s)")
         md = _range_metadata(frames, kind)
+        if kind == "odds" and extracts:  # the API's odds / predictions of these dates are stale
+            from pipeline_assets.serving import invalidate_cache
+            md["cache_entries_invalidated"] = invalidate_cache("odds", sorted(extracts))
         md.update({"source": src.name, "new_run_folders": created,
                    "run_as_of_ts": ", ".join(sorted({t.isoformat() for t in as_ofs.values()}))[:500],
                    "path": dg.MetadataValue.path(str(folders[-1])) if folders else "", **feed_md})

@@ -58,7 +58,7 @@ from resources.predictions_log import ON_DEMAND, PRODUCTION, SHADOW, Predictions
 from resources.registry import ModelRegistry, NoProductionModelError
 from tipoff_core import catalog
 from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame, restore_dtypes
-from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, local_ts, now_utc, parse_ts_token,
+from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, clock_now, local_ts, parse_ts_token,
                                   season_of, to_date, ts_token)
 
 QUANTILES = ("p05", "p25", "p50", "p75", "p95")
@@ -191,7 +191,7 @@ class MatchupGrid:
 class Service:
     root: Path = field(default_factory=storage.data_root)
     cache: Cache | None = None
-    clock: Callable[[], pd.Timestamp] = now_utc
+    clock: Callable[[], pd.Timestamp] = clock_now  # wall time, or TIPOFF_NOW (replays)
     n_sims: int = field(default_factory=lambda: int(os.environ.get(SERVE_SIMS_ENV) or
                                                     scoring.DEFAULT_N_SIMS))
     policy: scoring.StakePolicy = field(default_factory=scoring.StakePolicy)
@@ -220,6 +220,7 @@ class Service:
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
         self._shadow = _Memo()
+        self._tags: dict[str, _Memo] = {}
         self._writer: ThreadPoolExecutor | None = None
         self._written: list[Future] = []
         self._fallback_log: PredictionsLog | None = None
@@ -301,6 +302,19 @@ class Service:
         return tuple((k, d, tuple(storage.list_runs(storage.partition_dir(
             catalog.snapshot(k), d, self.root)))) for k in SNAPSHOT_KINDS
             for d in (days if k in ("rosters", "injuries") else [day]))
+
+    def data_tag(self, day: str) -> str:
+        """A digest of what a date's on-demand answers are computed from (its snapshot runs --
+        odds among them -- and the stored labels), re-checked every few seconds: it is part of
+        the predict / odds / team keys, so an entry computed from older data is never served
+        even where no invalidation reached Redis."""
+        with self._lock:
+            m = self._tags.setdefault(day, _Memo())
+            if m.value is None or time.monotonic() - m.checked > RECHECK_SECONDS:
+                m.value = hashlib.sha1(repr((self._snapshot_fingerprint(day),
+                                             self._label_fingerprint())).encode()).hexdigest()[:12]
+                m.checked = time.monotonic()
+            return m.value
 
     def inputs(self, day: str, now: pd.Timestamp):
         """The snapshot tables of `day` a live run now would read (every kind may be missing)."""
@@ -470,7 +484,7 @@ class Service:
                              json.dumps(prices, sort_keys=True))
         digest = hashlib.sha1(json.dumps([prices, versions, arm, candidate if arm == TREATMENT
                                           else None], sort_keys=True).encode()).hexdigest()[:16]
-        parts = (day, self.teams[h], self.teams[a], digest)
+        parts = (day, self.teams[h], self.teams[a], self.data_tag(day), digest)
         return Plan("predict", parts, lambda: self._predict(h, a, day, now, prices, arm=arm))
 
     # ------------------------------------------------------------------ traffic split
@@ -678,7 +692,7 @@ class Service:
             o = self.inputs(day, now).frames["odds"]
             o = o[o["snapshot_ts"] <= now]
             return {"records": [{k: _num(v) for k, v in r.items()} for r in o.to_dict("records")]}
-        value, _ = self.cache.get_or_set("odds", (day,), produce)
+        value, _ = self.cache.get_or_set("odds", (day, self.data_tag(day)), produce)
         recs = value["records"]
         return restore_dtypes(pd.DataFrame(recs), "odds") if recs else empty_frame("odds")
 
@@ -695,7 +709,8 @@ class Service:
             return {"season": season, "games": int(len(r)), "wins": int(won.sum()),
                     "losses": int(len(r) - won.sum()), "last_game_date": last,
                     "rest_days": (to_date(day) - to_date(last)).days - 1 if last else None}
-        value, _ = self.cache.get_or_set("team", (day, self.teams.get(team_id, team_id)), produce)
+        value, _ = self.cache.get_or_set("team", (day, self.teams.get(team_id, team_id),
+                                                  self.data_tag(day)), produce)
         return value
 
     # ------------------------------------------------------------------ one game
@@ -836,6 +851,7 @@ class Service:
         with self._lock:
             self._inputs.pop(day, None)
             self._grids.pop(day, None)
+            self._tags.pop(day, None)
             self._indexed.pop(day, None)
             self._index_checked = 0.0
         warmed = False
@@ -847,4 +863,16 @@ class Service:
         return {"date": day, "deleted": from_cache, "warmed": warmed}
 
     def on_promotion(self) -> int:
+        with self._lock:
+            self._shadow = _Memo()
         return self.cache.invalidate(None, ("model", "predict"))
+
+
+def invalidate_cache(event: str, dates=(None,), cache: Cache | None = None) -> int:
+    """What a writer calls when its data lands (`event`: `odds` -- an odds snapshot of `dates` --,
+    or `promotion`): the stale entries go from Redis (0 when Redis is down; keys carry versions
+    and data digests besides, so nothing stale is served either way)."""
+    from resources.cache import ON_ODDS, ON_PROMOTION
+    kinds = {"odds": ON_ODDS, "promotion": ON_PROMOTION}[event]
+    cache = cache or Cache()
+    return sum(cache.invalidate(d, kinds) for d in dates)

@@ -468,3 +468,87 @@ def test_ab_split_answers_with_the_candidate_and_logs_both_arms(env, cache, tmp_
     # slates and the models' own comparison never see on-demand rows
     assert len(PredictionsLog(f"sqlite:///{root / 'predictions.db'}").read(DAY, kind="pregame")) \
         == len(read_table("game_scores", DAY, root=root))
+
+
+# ----------------------------------------------------------------------------- writers invalidate
+
+def _seed(cache: Cache, day: str, other: str) -> None:
+    for kind in ("odds", "predict", "slate", "team"):
+        cache.set(kind, {"x": 1}, day, "old")
+    cache.set("predict", {"x": 1}, other, "old")
+    cache.set("model", {"x": 1}, "production", "old")
+
+
+def test_odds_snapshot_runs_and_the_odds_backfill_invalidate_their_dates(env, cache, tmp_path,
+                                                                        monkeypatch):
+    """An odds_job run (what the odds cadence sensor launches; live_job runs the same asset) and
+    `tipoff odds backfill` drop the odds and on-demand predictions of the dates they wrote,
+    nothing else."""
+    import dagster as dg
+
+    from pipeline_assets import odds_history
+    from pipeline_assets.definitions import defs
+    from resources.sources.simulated import SimulatedSource
+    from tests.helpers import QUIET
+    root = tmp_path / "odds"
+    shutil.copytree(env, root)
+    _use(monkeypatch, root)
+    monkeypatch.setenv("TIPOFF_CACHE_PREFIX", cache.prefix)
+    _seed(cache, DAY, "2025-12-12")
+    r = defs.resolve_job_def("odds_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=DAY, run_config=QUIET,
+        tags={"tipoff/run_as_of_ts": f"{DAY}T18:00:00+00:00"})
+    assert r.success
+    assert r.asset_materializations_for_node("odds_snapshot")[0].metadata[
+        "cache_entries_invalidated"].value == 2
+    assert not cache.keys(f"odds:{DAY}:*") and not cache.keys(f"predict:{DAY}:*")
+    assert cache.keys(f"slate:{DAY}:*") and cache.keys(f"team:{DAY}:*")
+    assert cache.keys("predict:2025-12-12:*") and cache.keys("model:*")
+
+    _seed(cache, "2025-12-12", DAY)
+    report = odds_history.backfill(SimulatedSource(seed=7), pd.Timestamp("2025-12-12").date(),
+                                   pd.Timestamp("2025-12-12").date(),
+                                   odds_history.SlotPlan.parse("close", None, None), root,
+                                   now=pd.Timestamp("2026-06-01T00:00:00Z"), log=lambda _: None)
+    assert report.written
+    assert not cache.keys("predict:2025-12-12:*") and not cache.keys("odds:2025-12-12:*")
+    assert cache.keys(f"predict:{DAY}:*") and cache.keys("slate:2025-12-12:*")
+
+
+def test_promotion_and_rollback_from_the_cli_invalidate_models_and_predictions(
+        env, cache, tmp_path, monkeypatch, capsys):
+    from pipeline_assets.cli import main
+    root, candidate = _copy_with_shadow(env, tmp_path / "promo", True)
+    _use(monkeypatch, root)
+    monkeypatch.setenv("TIPOFF_CACHE_PREFIX", cache.prefix)
+    _seed(cache, DAY, "2025-12-12")
+    assert main(["models", "promote", "win_market_free", candidate]) == 0
+    assert not cache.keys("model:*") and not cache.keys("predict:*")
+    assert cache.keys(f"slate:{DAY}:*") and cache.keys(f"odds:{DAY}:*")
+    _seed(cache, DAY, "2025-12-12")
+    assert main(["models", "rollback", "win_market_free"]) == 0
+    assert not cache.keys("model:*") and not cache.keys("predict:*")
+
+
+def test_keys_carry_versions_and_data_digests_so_stale_entries_are_never_served(
+        env, cache, tmp_path, monkeypatch):
+    """Without any invalidation (Redis kept its entries): a new odds snapshot, or a new
+    production version, makes the same request a new key."""
+    from pipeline_assets import collect, serving
+    from resources.sources.simulated import SimulatedSource
+    root, candidate = _copy_with_shadow(env, tmp_path / "digest", True)
+    _use(monkeypatch, root)
+    monkeypatch.setattr(serving, "RECHECK_SECONDS", 0.0)
+    service = Service(root=root, cache=cache, clock=lambda: NOW, n_sims=500)
+    q = dict(home="BOS", away="LAL", day=DAY)
+    first = service.predict(**q)
+    assert first["cached"] is False and service.predict(**q)["cached"] is True
+    as_of = pd.Timestamp(f"{DAY}T17:10:00Z")
+    collect.write_snapshot(collect.fetch(SimulatedSource(seed=7), "odds", DAY, as_of, root), DAY,
+                           as_of, root)
+    again = service.predict(**q)
+    assert again["cached"] is False and len(cache.keys(f"predict:{DAY}:*")) == 2
+    ModelRegistry(root / "models").promote("win_market_free", candidate, force=True,
+                                           reason="test")
+    promoted = service.predict(**q)
+    assert promoted["cached"] is False and promoted["model_version"] == candidate
