@@ -29,6 +29,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import queue
 import socket
 import statistics
 import subprocess
@@ -92,7 +93,7 @@ def start_server(data_dir: Path, redis_url: str, prefix: str, workers: int
                              str(port), "--workers", str(workers), "--log-level", "warning"],
                             env=env, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(1200):
+    for _ in range(3000):
         try:
             get_json(url + "/healthz", timeout=2)
             return proc, url
@@ -101,8 +102,8 @@ def start_server(data_dir: Path, redis_url: str, prefix: str, workers: int
         if proc.poll() is not None:
             raise SystemExit("the server process exited")
         time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the server did not come up in 120 s")
+    proc.terminate()  # uvicorn's supervisor stops its workers (a kill would orphan them)
+    raise SystemExit("the server did not come up in 300 s")
 
 
 # ----------------------------------------------------------------------------- client processes
@@ -110,11 +111,11 @@ def start_server(data_dir: Path, redis_url: str, prefix: str, workers: int
 def _client(url: str, paths: list[str], barrier, out) -> None:
     """One client process: one keep-alive connection, `paths` in order, latencies out."""
     u = urllib.parse.urlsplit(url)
+    lat, error = [], None
+    barrier.wait()  # every client spawned (slow under load: connect after, or keep-alive expires)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
     conn.request("GET", "/healthz")
     conn.getresponse().read()
-    lat, error = [], None
-    barrier.wait()
     start = time.monotonic()   # CLOCK_MONOTONIC: one clock for every process of the machine
     for path in paths:
         t0 = time.perf_counter()
@@ -137,7 +138,15 @@ def drive(url: str, paths: list[str], clients: int) -> dict:
     procs = [ctx.Process(target=_client, args=(url, c, barrier, out)) for c in chunks]
     for p in procs:
         p.start()
-    results = [out.get(timeout=900) for _ in procs]
+    results = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                for p in procs:
+                    p.kill()
+                raise SystemExit("a client process failed (see its traceback above)")
     for p in procs:
         p.join()
     errors = [e for *_, e in results if e]

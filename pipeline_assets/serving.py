@@ -31,6 +31,7 @@ process, re-read when their files change.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 import math
@@ -158,6 +159,15 @@ class _Memo:
     checked: float = 0.0
 
 
+@dataclass
+class _Flight:
+    """One answer being computed; identical requests meanwhile wait for it (single-flight)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    value: dict | None = None
+    error: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class Plan:
     """An answer before it is looked up: its cache key (kind, parts) and how to compute it."""
@@ -221,6 +231,8 @@ class Service:
         self._index_checked = 0.0
         self._shadow = _Memo()
         self._tags: dict[str, _Memo] = {}
+        self._flights: dict[tuple, _Flight] = {}
+        self._flights_lock = threading.Lock()
         self._writer: ThreadPoolExecutor | None = None
         self._written: list[Future] = []
         self._fallback_log: PredictionsLog | None = None
@@ -341,9 +353,35 @@ class Service:
 
     # ------------------------------------------------------------------ answers
     def answer(self, plan: Plan) -> dict:
-        """The plan's value from the cache, else computed (and cached), with `cached`."""
-        value, cached = self.cache.get_or_set(plan.kind, plan.parts, plan.produce)
-        return {**value, "cached": cached}
+        """The plan's value from the cache, else computed (and cached), with `cached`.  Identical
+        requests that miss together compute it once: the first computes, the others wait for
+        its value (single-flight; an on-demand miss is CPU-bound, so N copies would each take N
+        times as long)."""
+        hit = self.cache.get(plan.kind, *plan.parts)
+        if hit is not None:
+            return {**hit, "cached": True}
+        key = (plan.kind, plan.parts)
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return {**flight.value, "cached": False}
+        try:
+            flight.value = plan.produce()
+            self.cache.set(plan.kind, flight.value, *plan.parts)
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._flights_lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+        return {**flight.value, "cached": False}
 
     def cached_bytes(self, plan: Plan) -> bytes | None:
         """The cached answer as JSON bytes with `"cached": true`, without decoding it (the
@@ -623,6 +661,10 @@ class Service:
                             scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
                             odds=odds)
             self._grids[day] = g
+            # the grid is hundreds of thousands of long-lived objects: out of the collector's
+            # generations, so full collections during requests do not rescan them (p99)
+            gc.collect()
+            gc.freeze()
             return g
 
     def grid_features(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +24,7 @@ from fastapi.testclient import TestClient
 from pipeline_assets import halftime, scoring, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
-from pipeline_assets.serving import Service, ab_arm, ab_split_from_env
+from pipeline_assets.serving import Plan, Service, ab_arm, ab_split_from_env
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
 from resources.predictions_log import PredictionsLog
@@ -174,8 +175,9 @@ def test_predict_a_scheduled_game_matches_the_slate_and_is_cached(env, cache):
     assert p["as_of"] == NOW.isoformat() and p["home"]["state"]["games"] > 10
     again = client.get("/v1/predict", params=q).json()
     assert again["cached"] is True and again["p_home_win"] == p["p_home_win"]
-    for kind, parts in (("predict", None), ("team", (DAY, g["home"]["abbr"])), ("odds", (DAY,)),
-                        ("model", None)):
+    tag = service.data_tag(DAY)  # what the date's answers were computed from
+    for kind, parts in (("predict", None), ("team", (DAY, g["home"]["abbr"], tag)),
+                        ("odds", (DAY, tag)), ("model", None)):
         keys = cache.keys(f"{kind}:*")
         assert keys, kind
         if parts:
@@ -552,3 +554,25 @@ def test_keys_carry_versions_and_data_digests_so_stale_entries_are_never_served(
                                            reason="test")
     promoted = service.predict(**q)
     assert promoted["cached"] is False and promoted["model_version"] == candidate
+
+
+def test_identical_concurrent_misses_are_computed_once(env, cache):
+    """Single-flight: six identical misses at once run `produce` once and get the same answer."""
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    calls, release = [], threading.Event()
+
+    def produce():
+        calls.append(1)
+        release.wait(30)
+        return {"p_home_win": 0.6}
+    plan = Plan("predict", (DAY, "single-flight", uuid.uuid4().hex), produce)
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(service.answer(plan))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # let them pile up (a late one finds the value in Redis: still one call)
+    release.set()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(out) == 6 and {o["p_home_win"] for o in out} == {0.6}
+    assert service.answer(plan)["cached"] is True
