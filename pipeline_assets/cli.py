@@ -345,6 +345,12 @@ def _promotion_landed() -> None:
 def cmd_serve(args) -> int:
     """The HTTP API (pipeline_assets/api.py) on uvicorn; OpenAPI docs at /docs."""
     import uvicorn  # the server loads only for this command
+
+    from pipeline_assets.serving import ab_split_from_env
+    try:
+        ab_split_from_env()  # a bad TIPOFF_AB_SPLIT stops here, not in every worker
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if args.redis_url:
         os.environ["TIPOFF_REDIS_URL"] = args.redis_url
     print(f"[tipoff] serving {storage.data_root()} on http://{args.host}:{args.port} "

@@ -34,10 +34,10 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
-import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -59,8 +59,8 @@ from resources.predictions_log import ON_DEMAND, PRODUCTION, SHADOW, Predictions
 from resources.registry import ModelRegistry, NoProductionModelError
 from tipoff_core import catalog
 from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame, restore_dtypes
-from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, clock_now, local_ts, parse_ts_token,
-                                  season_of, to_date, ts_token)
+from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, clock_now, local_ts,
+                                  parse_ts_token, season_of, to_date, ts_token)
 
 QUANTILES = ("p05", "p25", "p50", "p75", "p95")
 REQUEST_BOOK = "request"          # bookmaker name of the prices a /predict caller gives
@@ -68,10 +68,10 @@ TS = "datetime64[us, UTC]"
 RECHECK_SECONDS = 2.0             # how often in-process copies look at their files again
 SERVE_SIMS_ENV = "TIPOFF_SERVE_SIMS"
 GRID_MAX_AGE = 15 * 60            # seconds a date's matchup grid is used before it is rebuilt
-# The columns of the live features the market (odds) enters; a request's prices replace them.
 AB_SPLIT_ENV = "TIPOFF_AB_SPLIT"
 CONTROL, TREATMENT = "control", "treatment"   # the arms: production answers / the candidate does
 LOG = logging.getLogger("tipoff.serve")
+# The columns of the live features the market (odds) enters; a request's prices replace them.
 MARKET_GAME_COLUMNS = ("mkt_available", "mkt_n_books", "mkt_prob_home", "mkt_home_spread",
                        "mkt_total")
 

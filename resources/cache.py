@@ -12,8 +12,10 @@ add a namespace after it, e.g. ``tipoff:test-1234:``; tests use that).  The TTL 
     model       24 h    production model metadata (versions)
 
 Keys carrying a date put it right after the kind (``slate:2025-12-11:...``), so ``invalidate(date=D)``
-removes every entry of D.  `invalidate` is called when a live run, an odds snapshot or a promotion
-lands (`sensors/cache.py`); `warm` recomputes and stores an entry.
+removes every entry of D.  `invalidate` is called when a live run (`sensors/cache.py`), an odds
+snapshot (the `odds_snapshot` asset, `tipoff odds backfill`) or a promotion (`train_job` via the
+sensor, `tipoff models promote|rollback`) lands -- `pipeline_assets.serving.invalidate_cache`;
+`warm` recomputes and stores an entry.
 
 Redis is optional: any Redis error marks it down for ``retry_after`` seconds, during which every
 `get` misses and every `set` is dropped at no cost, so the API answers from the stores (slower) and

@@ -438,6 +438,8 @@ def test_ab_split_is_deterministic_and_sends_its_share_to_the_candidate(monkeypa
         monkeypatch.setenv("TIPOFF_AB_SPLIT", bad)
         with pytest.raises(ValueError, match="TIPOFF_AB_SPLIT"):
             ab_split_from_env()
+    from pipeline_assets.cli import main
+    assert main(["serve"]) == 2   # `tipoff serve` refuses it in one line before uvicorn starts
 
 
 def test_ab_split_answers_with_the_candidate_and_logs_both_arms(env, cache, tmp_path, monkeypatch):
