@@ -22,7 +22,9 @@ from pipeline_assets.featureio import LiveInputError, parity
 from pipeline_assets.monitoring.live_runs import read_live_runs
 from pipeline_assets.ratings import franchises
 from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
+from pipeline_assets.serving import ab_split_from_env
 from resources import storage
+from resources.cache import invalidate_cache
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
 from resources.sources.base import SourceError
@@ -338,15 +340,12 @@ def cmd_odds(args) -> int:
 def _promotion_landed() -> None:
     """The HTTP API's model and prediction entries are stale (train_job's promotions are the
     serving cache sensor's)."""
-    from pipeline_assets.serving import invalidate_cache
     invalidate_cache("promotion")
 
 
 def cmd_serve(args) -> int:
     """The HTTP API (pipeline_assets/api.py) on uvicorn; OpenAPI docs at /docs."""
     import uvicorn  # the server loads only for this command
-
-    from pipeline_assets.serving import ab_split_from_env
     try:
         ab_split_from_env()  # a bad TIPOFF_AB_SPLIT stops here, not in every worker
     except ValueError as exc:

@@ -28,6 +28,7 @@ import pandas as pd
 from pipeline_assets import collect
 from pipeline_assets.featureio import latest_per_game
 from resources import storage
+from resources.cache import invalidate_cache
 from resources.sources.base import SourceError
 from resources.sources.odds_api import BACKFILL, CreditBudgetExceeded, CreditLedger, int_env
 from tipoff_core import catalog
@@ -184,8 +185,7 @@ def backfill(source, start: dt.date, end: dt.date, plan: SlotPlan, root: Path, *
     try:
         return _backfill(source, start, end, plan, root, now, ledger, log, report)
     finally:
-        if report.written:
-            from pipeline_assets.serving import invalidate_cache
+        if report.written:  # the API's odds / predictions of these dates are stale
             invalidate_cache("odds", sorted({day for day, _ in report.written}))
 
 

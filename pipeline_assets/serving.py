@@ -909,12 +909,3 @@ class Service:
             self._shadow = _Memo()
         return self.cache.invalidate(None, ("model", "predict"))
 
-
-def invalidate_cache(event: str, dates=(None,), cache: Cache | None = None) -> int:
-    """What a writer calls when its data lands (`event`: `odds` -- an odds snapshot of `dates` --,
-    or `promotion`): the stale entries go from Redis (0 when Redis is down; keys carry versions
-    and data digests besides, so nothing stale is served either way)."""
-    from resources.cache import ON_ODDS, ON_PROMOTION
-    kinds = {"odds": ON_ODDS, "promotion": ON_PROMOTION}[event]
-    cache = cache or Cache()
-    return sum(cache.invalidate(d, kinds) for d in dates)

@@ -14,7 +14,7 @@ add a namespace after it, e.g. ``tipoff:test-1234:``; tests use that).  The TTL 
 Keys carrying a date put it right after the kind (``slate:2025-12-11:...``), so ``invalidate(date=D)``
 removes every entry of D.  `invalidate` is called when a live run (`sensors/cache.py`), an odds
 snapshot (the `odds_snapshot` asset, `tipoff odds backfill`) or a promotion (`train_job` via the
-sensor, `tipoff models promote|rollback`) lands -- `pipeline_assets.serving.invalidate_cache`;
+sensor, `tipoff models promote|rollback`) lands -- `invalidate_cache`;
 `warm` recomputes and stores an entry.
 
 Redis is optional: any Redis error marks it down for ``retry_after`` seconds, during which every
@@ -215,3 +215,13 @@ class Cache:
         """Delete every key under this prefix (tests, `tipoff serve --flush-cache`)."""
         doomed = self.keys("*")
         return int(self._call(lambda: self._client.delete(*doomed), 0)) if doomed else 0
+
+
+def invalidate_cache(event: str, dates: Iterable[str | None] = (None,),
+                     cache: Cache | None = None) -> int:
+    """What a writer calls when its data lands (`event`: `odds` -- an odds snapshot of `dates` --,
+    or `promotion`): the stale entries go from Redis (0 when Redis is down; keys carry versions
+    and data digests besides, so nothing stale is served either way)."""
+    kinds = {"odds": ON_ODDS, "promotion": ON_PROMOTION}[event]
+    cache = cache or Cache()
+    return sum(cache.invalidate(d, kinds) for d in dates)
