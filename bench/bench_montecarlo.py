@@ -62,6 +62,22 @@ def main() -> None:
               f"{ms * 1e3 / g:7.1f} us/game | {ms / GOAL_MS:.3f} x the {GOAL_MS:.0f} ms goal "
               f"({'OK' if ms < GOAL_MS else 'OVER'})")
 
+    # spread/total pricing (issue 10): the same simulation keeping its draws, plus every book's
+    # line re-evaluated on them (4 books x 15 games here)
+    gi = np.repeat(np.arange(g), 4)
+    books_sp = np.repeat(spread, 4) + np.tile([0.0, 0.5, -0.5, 1.0], g)
+    books_tl = np.repeat(line, 4) + np.tile([0.0, 0.5, -0.5, 1.0], g)
+    times = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        _, h, a = mc.simulate_slate_scores(mu_m, mu_t, 12.0, 18.0, 0.1, n_sims=args.sims, seed=1,
+                                           home_spread=spread, total_line=line)
+        mc.line_probs_at(h, a, gi, books_sp, books_tl)
+        times.append(time.perf_counter() - t0)
+    ms = np.median(times) * 1e3
+    print(f"keep draws + {len(gi)} book lines: median {ms:6.2f} ms/slate "
+          f"({ms / GOAL_MS:.3f} x the {GOAL_MS:.0f} ms goal)")
+
 
 if __name__ == "__main__":
     main()

@@ -70,7 +70,9 @@ Walk-forward protocol (per test season S) -- the production models (``models.lin
   the larger edge over the de-vigged price is bet when its edge exceeds ``min_edge`` (0.02);
   stake = min(0.25 * Kelly, 0.05) of a FIXED unit bankroll (no compounding), settled at the
   closing American odds; ``roi = profit / staked``.  ``kelly`` bets the market-free probability,
-  ``kelly_with_market`` the with-market one.
+  ``kelly_with_market`` the with-market one.  ``kelly_spread_total``: the production spread and
+  total rule (:func:`spread_total_bets`) with the market-free probability against the closing
+  spread and total, -110 assumed on every side (the archive has no spread/total prices).
 * Halftime (issue 12, ``models.halftime``; needs ``results`` with quarter scores): per test season
   the in-game model and a score-only baseline (logistic on the margin so far) are fit once on the
   training seasons' games (season-blocked: all before S), pregame input = those games'
@@ -102,10 +104,12 @@ from pipeline_assets.models import lineup as L
 from pipeline_assets.models import win_linear as WL
 from pipeline_assets.models.availability import recent_appearance_rule
 from pipeline_assets.models.minutes import train_minutes_model
+from pipeline_assets.scoring import LEAGUE_TOTAL, MARGIN_SD, TOTAL_SD, expected_total
 from resources import storage
 from resources.sources.archive import ArchiveSource
 from tipoff_core.domain import betting as B
 from tipoff_core.domain import metrics as M
+from tipoff_core.domain import montecarlo as MC
 
 CACHE_VERSION = "backtest-cache-v2"
 GAME_TYPES = ("regular", "playoff")
@@ -320,6 +324,53 @@ def kelly_bets(p_home: np.ndarray, y: np.ndarray, home_ml: np.ndarray, away_ml: 
     staked, prof = float(st[bet].sum()), float(profit[bet].sum())
     return {"bets": int(bet.sum()), "roi": prof / staked if staked > 0 else float("nan"),
             "staked": staked, "profit": prof}
+
+
+def spread_total_bets(p_home: np.ndarray, frame: pd.DataFrame, fraction: float = 0.25,
+                      cap: float = 0.05, spread_min_edge: float = 0.02,
+                      total_min_edge: float = 0.03, n_sims: int = 10_000, seed: int = 0) -> dict:
+    """The production spread/total rule (`scoring.market_recommendations`) on the closing lines:
+    margin/total from the same Monte Carlo as scoring (mean margin from ``p_home``, mean total
+    from the teams' scoring), win and push probabilities at ``mkt_home_spread`` / ``mkt_total``
+    (the gold features' market at tip = the close), prices -110 both sides (the archive has none:
+    every price is assumed), at most one side per market, push-aware fractional Kelly of a FIXED
+    unit bankroll, settled on ``label_margin`` / ``label_total`` (a push returns the stake).
+    Returns {"spread": {bets, pushes, staked, profit, roi}, "total": {...}}."""
+    p = np.clip(np.asarray(p_home, float), 1e-4, 1 - 1e-4)
+
+    def col(name: str) -> np.ndarray:  # a frame without a market or label: nothing to bet
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(float) \
+            if name in frame.columns else np.full(len(frame), np.nan)
+
+    spread, line = col("mkt_home_spread"), col("mkt_total")
+    margin, total = col("label_margin"), col("label_total")
+    pts = ("home_pts_for_pg", "away_pts_against_pg", "away_pts_for_pg", "home_pts_against_pg")
+    mu_total = expected_total(frame) if all(c in frame.columns for c in pts) else \
+        np.full(len(frame), LEAGUE_TOTAL)
+    sims = MC.simulate_slate(MC.prob_to_margin(p, sd=MARGIN_SD), mu_total, MARGIN_SD,
+                             TOTAL_SD, 0.0, n_sims=n_sims, seed=seed, home_spread=spread,
+                             total_line=line)
+    out = {}
+    for market, p_a, push, result, min_edge in (
+            ("spread", sims["p_home_cover"], sims["p_push_spread"], margin + spread,
+             spread_min_edge),
+            ("total", sims["p_over"], sims["p_push_total"], total - line, total_min_edge)):
+        nan = np.full(len(p_a), np.nan)
+        a = B.two_way_side(p_a, push, nan, nan, fraction, cap)
+        b = B.two_way_side(1.0 - p_a - push, push, nan, nan, fraction, cap)
+        bet_a = (a["edge"] >= min_edge) & (a["stake"] > 0)
+        bet_b = (b["edge"] >= min_edge) & (b["stake"] > 0) & ~bet_a
+        st = np.where(bet_a, a["stake"], np.where(bet_b, b["stake"], 0.0))
+        ok = np.isfinite(result) & (st > 0)
+        win = np.where(bet_a, result > 0, result < 0)
+        dec = float(B.american_to_decimal(B.ASSUMED_PRICE))
+        profit = np.where(result == 0, 0.0, np.where(win, st * (dec - 1.0), -st))
+        staked, prof = float(st[ok].sum()), float(profit[ok].sum())
+        out[market] = {"bets": int(ok.sum()), "pushes": int((ok & (result == 0)).sum()),
+                       "wins": int((ok & win & (result != 0)).sum()),
+                       "staked": staked, "profit": prof,
+                       "roi": prof / staked if staked > 0 else float("nan")}
+    return out
 
 
 # ============================================================================ the walk
@@ -707,6 +758,7 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
         "y", "mf", "wm", "sp", "elo", "mkt", "src", "spread_mkt", "hml", "aml")}
     pooled_min: dict[str, list] = {"given": [], "expected": []}
     pooled_half: list[pd.DataFrame] = []
+    pooled_frames: list[pd.DataFrame] = []
     cfg: dict[str, dict] = {k: {} for k in ("n_retrains", "win", "spread_sigma", "halftime",
                                             "minutes_conformal_shifts", "minutes_diagnostics",
                                             "seconds_per_season")}
@@ -742,6 +794,9 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
                                   min_edge)
         blk["kelly_with_market"] = kelly_bets(probs["with_market"], y, hml, aml, kelly_fraction,
                                               kelly_cap, min_edge)
+        blk["kelly_spread_total"] = spread_total_bets(probs["market_free"], tframe,
+                                                      kelly_fraction, kelly_cap, seed=seed)
+        pooled_frames.append(tframe)
         # availability and minutes
         blk["availability"] = _availability_metrics(P, p_all, season)
         half_rows, cfg["halftime"][season] = _halftime_season(
@@ -797,6 +852,10 @@ def _walk_forward(games, minutes, box_scores, test_seasons, cadence_days, fast, 
                                   kelly_cap, min_edge)
     overall["kelly_with_market"] = kelly_bets(cat["wm"], cat["y"], cat["hml"], cat["aml"],
                                               kelly_fraction, kelly_cap, min_edge)
+    if pooled_frames:
+        overall["kelly_spread_total"] = spread_total_bets(
+            cat["mf"], pd.concat(pooled_frames, ignore_index=True), kelly_fraction, kelly_cap,
+            seed=seed)
     av = [out[s]["availability"] for s in test_seasons if "brier_model" in out[s]["availability"]]
     n_av = sum(a["rows"] for a in av)
     overall["availability"] = {"rows": n_av, **({k: sum(a[k] * a["rows"] for a in av) / n_av
@@ -928,5 +987,5 @@ def run_backtest_cli(data_dir: str | Path, seasons: list[str], json_out: str | P
 __all__ = ["CACHE_VERSION", "EVAL_SET", "add_eval_columns", "archive_box_scores",
            "archive_quarter_scores",
            "build_archive_features", "data_fingerprint",
-           "eligible_games", "eligible_minutes", "format_table", "kelly_bets", "market_probability",
+           "eligible_games", "eligible_minutes", "format_table", "kelly_bets", "market_probability", "spread_total_bets",
            "run_backtest_cli", "walk_forward", "write_json_atomic"]

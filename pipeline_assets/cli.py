@@ -184,7 +184,8 @@ def cmd_run(args) -> int:
     log = (lambda m: print(m, file=sys.stderr)) if not args.quiet else None
     if args.until_step != "storage" and not args.output:
         raise UserError("--output is required when stopping before storage")
-    policy = StakePolicy(args.kelly_fraction, args.stake_cap, args.min_edge)
+    policy = StakePolicy(args.kelly_fraction, args.stake_cap, args.min_edge,
+                         args.spread_min_edge, args.total_min_edge)
     try:
         doc = steps.run(date=args.date, until=args.until_step, from_step=args.from_step,
                         input_path=args.input, as_of=args.as_of, n_sims=args.n_sims,
@@ -408,6 +409,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--kelly-fraction", type=float, default=StakePolicy.kelly_fraction)
     r.add_argument("--stake-cap", type=float, default=StakePolicy.cap)
     r.add_argument("--min-edge", type=float, default=StakePolicy.min_edge)
+    r.add_argument("--spread-min-edge", type=float, default=StakePolicy.spread_min_edge,
+                   help="minimum edge (given no push) of a spread recommendation")
+    r.add_argument("--total-min-edge", type=float, default=StakePolicy.total_min_edge,
+                   help="minimum edge (given no push) of a total recommendation")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(fn=cmd_run)
     pn = sub.add_parser("pin", help="pin which run `latest` means for one partition (or unpin)")

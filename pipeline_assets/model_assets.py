@@ -116,9 +116,12 @@ class ScoreConfig(dg.Config):
     kelly_fraction: float = scoring.StakePolicy.kelly_fraction
     stake_cap: float = scoring.StakePolicy.cap
     min_edge: float = scoring.StakePolicy.min_edge
+    spread_min_edge: float = scoring.StakePolicy.spread_min_edge
+    total_min_edge: float = scoring.StakePolicy.total_min_edge
 
     def policy(self) -> scoring.StakePolicy:
-        return scoring.StakePolicy(self.kelly_fraction, self.stake_cap, self.min_edge)
+        return scoring.StakePolicy(self.kelly_fraction, self.stake_cap, self.min_edge,
+                                   self.spread_min_edge, self.total_min_edge)
 
 
 def _production(load):
@@ -140,7 +143,8 @@ def _features(feature_set: str, day: str, as_of: pd.Timestamp, root) -> tuple[pd
           group_name="scores",
           kinds={"numba", "parquet"}, backfill_policy=dg.BackfillPolicy.single_run(),
           description="Per game: win probability (production market-free model), Monte Carlo "
-                      "margin/total distributions, cover/over, de-vigged market, edge, Kelly stake. "
+                      "margin/total distributions, cover/over, de-vigged market, edge, Kelly stake; "
+                      "one spread and one total recommendation (line, price, push-aware Kelly). "
                       "The shadow market-free model (newest candidate that passed training) scores "
                       "the same slate into the predictions log only (role=shadow).")
 def game_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store: StorageResource,

@@ -5,6 +5,7 @@ import os
 import dagster as dg
 import numpy as np
 
+from pipeline_assets.monitoring.clv import MARKETS, clv_markdown
 from pipeline_assets.monitoring.shadow import shadow_markdown
 from pipeline_assets.monitoring.report import (DRIFT_DAYS, PSI_DAYS, ROLLING_DAYS, ROLLING_GAMES,
                                                WINDOWS, calibration_markdown, performance_report,
@@ -42,7 +43,8 @@ def _predictions_log(root) -> PredictionsLog | None:
                       "calibration, coverage, minutes MAE/interval coverage for the date, the last "
                       "50 games, the last 14 days and the production version's recent games; PSI of "
                       "the top features vs the training window; shadow vs production on the same "
-                      "games (predictions log).  Read by drift_sensor.")
+                      "games (predictions log); closing-line value of the logged recommendations "
+                      "(mean and % beating the close per market).  Read by drift_sensor.")
 def model_performance(context: dg.AssetExecutionContext, config: PerformanceConfig,
                       store: StorageResource, registry: RegistryResource) -> dg.MaterializeResult:
     root = store.path()
@@ -87,6 +89,11 @@ def model_performance(context: dg.AssetExecutionContext, config: PerformanceConf
         "shadow_version": s["shadow"]["current_version"] or "none",
         "shadow": dg.MetadataValue.md(shadow_markdown(report.shadow)),
     })
+    clv = {m: s["clv"][m] for m in MARKETS}
+    md["clv_last_14_days"] = dg.MetadataValue.md(clv_markdown(clv))
+    for m, c in clv.items():
+        md.update({f"clv_{m}_bets": c["n"], f"clv_{m}_mean": num(c["mean_clv"]),
+                   f"clv_{m}_beat_close_pct": num(c["beat_close_pct"])})
     cur = report.shadow[report.shadow["shadow_version"] == s["shadow"]["current_version"]]
     if len(cur):
         r = cur.iloc[0]

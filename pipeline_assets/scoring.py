@@ -42,6 +42,8 @@ class StakePolicy:
     kelly_fraction: float = 0.25
     cap: float = 0.05        # never more than 5% of bankroll on one game
     min_edge: float = 0.02   # below this the recommendation is none
+    spread_min_edge: float = 0.02  # the same for the spread and the total (edge given no push)
+    total_min_edge: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,89 @@ def best_prices(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
     return best[cols]
 
 
+SIDES = {"spread": ("home", "away"), "total": ("over", "under")}
+MARKET_COLUMNS = {m: [f"{m}_{c}" for c in ("side", "pick", "line", "price", "price_assumed",
+                                            "book", "prob", "push", "edge", "stake")]
+                  for m in SIDES}
+
+
+def _market_candidates(o: pd.DataFrame, game_pos: pd.Series, home: np.ndarray, away: np.ndarray,
+                       market: str, fraction: float, cap: float) -> pd.DataFrame:
+    """Both sides of every book's line of one market (`o`: latest row per game and book)."""
+    line_col, (a, b) = ("home_spread", SIDES["spread"]) if market == "spread" else \
+        ("total", SIDES["total"])
+    o = o[np.isfinite(o[line_col].to_numpy(float))].reset_index(drop=True)
+    if o.empty:
+        return pd.DataFrame()
+    line = o[line_col].to_numpy(float)
+    gi = game_pos.reindex(o["game_id"]).to_numpy()
+    nan = np.full(len(o), np.nan)
+    pc, po, pps, ppt = montecarlo.line_probs_at(home, away, gi, line if market == "spread" else nan,
+                                                line if market == "total" else nan)
+    p_a, push = (pc, pps) if market == "spread" else (po, ppt)
+    p_b = 1.0 - p_a - push
+    price_a, price_b = ((o["home_spread_price"], o["away_spread_price"]) if market == "spread"
+                        else (o["over_price"], o["under_price"]))
+    price_a, price_b = price_a.to_numpy(float), price_b.to_numpy(float)
+    rows = []
+    for side, p_win, mine, other, side_line in ((a, p_a, price_a, price_b, line),
+                                                (b, p_b, price_b, price_a,
+                                                 -line if market == "spread" else line)):
+        q = betting.two_way_side(p_win, push, mine, other, fraction, cap)
+        rows.append(pd.DataFrame({
+            "game_id": o["game_id"].to_numpy(), "side": side, "line": side_line,
+            "price": q["price"], "price_assumed": q["assumed"], "book": o["bookmaker"].to_numpy(),
+            "prob": p_win, "push": push, "edge": q["edge"], "ev": q["ev"], "stake": q["stake"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def market_recommendations(games: pd.DataFrame, odds: pd.DataFrame | None, home: np.ndarray,
+                           away: np.ndarray, policy: StakePolicy) -> pd.DataFrame:
+    """The spread and total recommendation of each game of `games` (rows game_id, cutoff_ts;
+    `home`/`away`: its simulated scores, `montecarlo.simulate_slate_scores`), aligned with `games`.
+
+    Every book's latest line at or before the cutoff is a candidate, both sides of it: the
+    Monte Carlo gives the side's win and push probabilities at that exact line, the book's two
+    prices (-110 assumed when missing, flagged) its de-vigged fair probability and the payout.
+    A side is a bet when its edge (win probability given no push minus the fair probability)
+    reaches the market's minimum edge and its push-aware Kelly stake is positive; the bet with
+    the highest expected value is the game's one recommendation (line shopping).  Without a bet
+    the columns describe the best candidate with side `none`, pick `-` and stake 0."""
+    out = games[["game_id"]].reset_index(drop=True)
+    o = latest_odds(odds, games)
+    pos = pd.Series(np.arange(len(out)), index=out["game_id"].to_numpy())
+    fields = ["side", "line", "price", "price_assumed", "book", "prob", "push", "edge", "ev",
+              "stake", "bet"]
+    for market in SIDES:
+        min_edge = policy.spread_min_edge if market == "spread" else policy.total_min_edge
+        c = _market_candidates(o, pos, home, away, market, policy.kelly_fraction, policy.cap)
+        best = pd.DataFrame(columns=["game_id"] + fields)
+        if not c.empty:
+            c["bet"] = (c["edge"] >= min_edge) & (c["stake"] > 0)
+            c = c[np.isfinite(c["ev"].to_numpy(float))]
+            # bets first, then the highest expected value; book and side make ties deterministic
+            best = c.sort_values(["game_id", "bet", "ev", "book", "side"],
+                                 ascending=[True, False, False, True, True], kind="mergesort")
+            best = best.drop_duplicates("game_id")
+        m = out[["game_id"]].merge(best, on="game_id", how="left")
+        bet = m["bet"].astype("boolean").fillna(False).to_numpy(bool)
+        side = np.where(bet, m["side"].to_numpy(object), "none")
+        line = m["line"].to_numpy(float)
+        out[f"{market}_side"] = side
+        out[f"{market}_pick"] = ["-" if sd == "none" else
+                                 f"{sd} {ln:+g}" if market == "spread" else f"{sd} {ln:g}"
+                                 for sd, ln in zip(side, line)]
+        out[f"{market}_line"] = line
+        out[f"{market}_price"] = m["price"].to_numpy(float)
+        out[f"{market}_price_assumed"] = m["price_assumed"].astype("boolean").fillna(False) \
+            .to_numpy(bool)
+        out[f"{market}_book"] = m["book"].astype(object).where(m["book"].notna(), None).to_numpy()
+        for k in ("prob", "push", "edge"):
+            out[f"{market}_{k}"] = m[k].to_numpy(float)
+        out[f"{market}_stake"] = np.where(bet, m["stake"].to_numpy(float), 0.0)
+    return out[["game_id"] + MARKET_COLUMNS["spread"] + MARKET_COLUMNS["total"]]
+
+
 def expected_total(f: pd.DataFrame) -> np.ndarray:
     """Team-based total: each side's scoring blended with the opponent's allowance."""
     home = (f["home_pts_for_pg"] + f["away_pts_against_pg"]) / 2
@@ -108,8 +193,10 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     mu_total = expected_total(f)
     spread = f["mkt_home_spread"].to_numpy(float)
     line = f["mkt_total"].to_numpy(float)
-    sims = montecarlo.simulate_slate(mu_margin, mu_total, MARGIN_SD, TOTAL_SD, 0.0, n_sims=n_sims,
-                                     seed=seed, home_spread=spread, total_line=line)
+    sims, sim_home, sim_away = montecarlo.simulate_slate_scores(
+        mu_margin, mu_total, MARGIN_SD, TOTAL_SD, 0.0, n_sims=n_sims, seed=seed,
+        home_spread=spread, total_line=line)
+    markets = market_recommendations(f, odds, sim_home, sim_away, policy)
     prices = best_prices(odds, f).set_index("game_id").reindex(f["game_id"])
     home_ml = prices["best_home_ml"].to_numpy(float)
     away_ml = prices["best_away_ml"].to_numpy(float)
@@ -141,6 +228,7 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
         "p_overtime": sims["p_ot"],
         "market_home_spread": spread, "market_total": line,
         "p_home_cover": sims["p_home_cover"], "p_over": sims["p_over"],
+        "p_push_spread": sims["p_push_spread"], "p_push_total": sims["p_push_total"],
         "p_market_home": p_mkt, "edge_home": edge_home,
         "best_home_ml": home_ml, "best_away_ml": away_ml,
         "stake_home": np.where(bet_home, stake_home, 0.0),
@@ -148,6 +236,7 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
         "recommendation": rec,
         "p_elo": f["elo_prob_home"].to_numpy(float),
         "p_pythagorean": pyth, "p_logistic": np.asarray(p_logistic, float),
+        **{c: markets[c].to_numpy() for c in MARKET_COLUMNS["spread"] + MARKET_COLUMNS["total"]},
     })
 
 
@@ -240,6 +329,8 @@ def game_summary(table: pd.DataFrame, day: str, as_of: pd.Timestamp, models: Pro
             "feature_source": f"{catalog.feature('live', 'game').folder}/{day}/run={feature_run}",
             "source": source, "games": len(table), "via": via,
             "bets": int((table["recommendation"] != "none").sum()) if len(table) else 0,
+            **{f"{m}_bets": int((table[f"{m}_side"] != "none").sum()) if len(table) else 0
+               for m in SIDES},
             "model_fallbacks": models.fallbacks()}
 
 
@@ -264,8 +355,19 @@ def write_score_run(asset: str, day: str, as_of: pd.Timestamp, table: pd.DataFra
 def prediction_log_rows(table: pd.DataFrame, as_of: pd.Timestamp, model_version: str,
                         source: str, role: str = PRODUCTION) -> pd.DataFrame:
     """The predictions-log rows of a scored slate (`role`: production, or shadow)."""
+    rec = table["recommendation"]
+    # what each recommendation took (the closing-line value is measured against it later); a
+    # market without a bet took nothing
+    taken = {"ml_price": table["best_home_ml"].where(rec == "home",
+                                                     table["best_away_ml"].where(rec == "away"))}
+    for m in SIDES:
+        if f"{m}_side" in table:
+            bet = table[f"{m}_side"] != "none"
+            taken.update({f"{m}_line": table[f"{m}_line"].where(bet),
+                          f"{m}_price": table[f"{m}_price"].where(bet)})
     return table.assign(run_as_of_ts=as_of.isoformat(), model_version=model_version, mode="live",
                         source=source, stake=table[["stake_home", "stake_away"]].max(axis=1),
+                        **taken,
                         logged_at=pd.Timestamp.now(tz="UTC").isoformat(), kind=PREGAME, role=role)
 
 
@@ -295,4 +397,65 @@ def slate_view(table: pd.DataFrame, tricodes: dict[int, str]) -> pd.DataFrame:
         "market_home": table["p_market_home"].round(3).to_numpy(),
         "margin_p50": table["margin_p50"].to_numpy(), "total_p50": table["total_p50"].to_numpy(),
         "bet": pick, "edge": np.where(rec == "none", np.nan, edge).round(3),
-        "stake": np.asarray(stake, float).round(4)})
+        "stake": np.asarray(stake, float).round(4),
+        **_market_view(table, "spread", home.to_numpy(object), away.to_numpy(object)),
+        **_market_view(table, "total", home.to_numpy(object), away.to_numpy(object))})
+
+
+def _market_view(table: pd.DataFrame, market: str, home: np.ndarray, away: np.ndarray) -> dict:
+    """The slate view's columns of a spread or total recommendation: the pick as a bettor reads it
+    (`BOS -2.5 @-110`, `over 221 @-105`; `*` = price assumed), its edge and stake.  Tables scored
+    before these markets existed show none."""
+    if f"{market}_side" not in table:
+        return {market: np.full(len(table), "-", dtype=object)}
+    side = table[f"{market}_side"].to_numpy(object)
+    line = table[f"{market}_line"].to_numpy(float)
+    price = table[f"{market}_price"].to_numpy(float)
+    assumed = table[f"{market}_price_assumed"].to_numpy(bool)
+    who = np.where(side == "home", home, np.where(side == "away", away, side))
+    pick = ["-" if sd == "none" else
+            f"{w} {ln:+g} @{pr:+.0f}{'*' if a else ''}" if market == "spread" else
+            f"{w} {ln:g} @{pr:+.0f}{'*' if a else ''}"
+            for sd, w, ln, pr, a in zip(side, who, line, price, assumed)]
+    bet = side != "none"
+    short = "sp" if market == "spread" else "tot"
+    return {market: np.asarray(pick, dtype=object),
+            f"{short}_edge": np.where(bet, table[f"{market}_edge"].to_numpy(float), np.nan).round(3),
+            f"{short}_stake": table[f"{market}_stake"].to_numpy(float).round(4)}
+
+
+def markets_block(r: dict) -> dict:
+    """The `markets` block of a game in the API: the one recommendation of each market
+    (moneyline, spread, total) of a `game_scores` row; `side` is `none` without a bet.  Rows
+    scored before spreads and totals were priced have only the moneyline."""
+    def num(v):
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            return None
+        return v if np.isfinite(v) else None
+
+    rec = r.get("recommendation") or "none"
+    edge_home = num(r.get("edge_home"))
+    out = {"moneyline": {
+        "side": rec,
+        "price": num(r.get("best_home_ml") if rec == "home" else r.get("best_away_ml"))
+        if rec != "none" else None,
+        "prob": None if rec == "none" or num(r.get("p_home_win")) is None else
+        (num(r["p_home_win"]) if rec == "home" else 1.0 - num(r["p_home_win"])),
+        "edge": None if rec == "none" or edge_home is None else
+        (edge_home if rec == "home" else -edge_home),
+        "stake": num(r.get("stake_home") if rec == "home" else r.get("stake_away")
+                     if rec == "away" else 0.0)}}
+    for market in SIDES:
+        if f"{market}_side" not in r:
+            continue
+        book = r.get(f"{market}_book")
+        out[market] = {
+            "side": r.get(f"{market}_side") or "none", "pick": r.get(f"{market}_pick"),
+            "line": num(r.get(f"{market}_line")), "price": num(r.get(f"{market}_price")),
+            "price_assumed": bool(r.get(f"{market}_price_assumed")),
+            "book": book if isinstance(book, str) else None,
+            "prob": num(r.get(f"{market}_prob")), "push": num(r.get(f"{market}_push")),
+            "edge": num(r.get(f"{market}_edge")), "stake": num(r.get(f"{market}_stake"))}
+    return out

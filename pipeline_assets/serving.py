@@ -478,6 +478,7 @@ class Service:
             "stake": _num(r.get("stake_home") if rec == "home" else r.get("stake_away")
                           if rec == "away" else 0.0),
             "stake_home": _num(r.get("stake_home")), "stake_away": _num(r.get("stake_away")),
+            "markets": scoring.markets_block(r),
             "model_version": version,
             "run": token, "run_as_of_ts": _iso(r.get("run_as_of_ts")) or
             parse_ts_token(token).isoformat(),

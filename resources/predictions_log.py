@@ -47,11 +47,24 @@ PREDICTIONS = sa.Table(
     sa.Column("logged_at", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(16), nullable=False, server_default=PREGAME),
     sa.Column("role", sa.String(16), nullable=False, server_default=PRODUCTION),
+    # what each recommendation took: the moneyline price, the spread/total side, line, price, stake
+    sa.Column("ml_price", sa.Float),
+    sa.Column("spread_side", sa.String(8)), sa.Column("spread_line", sa.Float),
+    sa.Column("spread_price", sa.Float), sa.Column("spread_stake", sa.Float),
+    sa.Column("total_side", sa.String(8)), sa.Column("total_line", sa.Float),
+    sa.Column("total_price", sa.Float), sa.Column("total_stake", sa.Float),
+    # closing-line value, filled after the tip from the last odds snapshot before it
+    # (`monitoring.clv`; `update_clv`)
+    sa.Column("ml_clv", sa.Float), sa.Column("spread_clv_points", sa.Float),
+    sa.Column("total_clv_points", sa.Float), sa.Column("clv_close_ts", sa.String(32)),
+    # the arm of an on-demand answer under a traffic split; the whole scored row (the API reads it)
     sa.Column("variant", sa.String(16)),
     sa.Column("record_json", sa.Text),
 )
 RECORD = "record_json"
 COLUMNS = [c.name for c in PREDICTIONS.columns if c.name != RECORD]  # what `read` returns
+KEY = ("game_id", "run_as_of_ts", "model_version")
+CLV_COLUMNS = ["ml_clv", "spread_clv_points", "total_clv_points", "clv_close_ts"]
 
 
 def default_url() -> str:
@@ -65,20 +78,22 @@ class PredictionsLog:
             os.makedirs(os.path.dirname(self.url[len("sqlite:///"):]) or ".", exist_ok=True)
         self.engine = sa.create_engine(self.url, future=True)
         METADATA.create_all(self.engine)
-        # logs created before a column existed get it, every old row being a pregame prediction
-        # of production's
-        self._add_column("kind", PREGAME)
-        self._add_column("role", PRODUCTION)
-        self._add_column("variant", None)
-        self._add_column(RECORD, None, "TEXT")
+        self._add_missing_columns()
 
-    def _add_column(self, name: str, default: str | None, sql_type: str = "VARCHAR(16)") -> None:
-        cols = {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
-        if name in cols:
+    def _add_missing_columns(self) -> None:
+        """Logs created before a column existed get it: `kind`/`role` with their defaults (every
+        old row being a pregame prediction of production's), the others empty."""
+        have = {c["name"] for c in sa.inspect(self.engine).get_columns(PREDICTIONS.name)}
+        missing = [c for c in PREDICTIONS.columns if c.name not in have]
+        if not missing:
             return
-        rest = "" if default is None else f" NOT NULL DEFAULT '{default}'"
         with self.engine.begin() as con:
-            con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN {name} {sql_type}{rest}"))
+            for c in missing:
+                kind = c.type.compile(dialect=self.engine.dialect)
+                extra = (f" NOT NULL DEFAULT '{c.server_default.arg}'"
+                         if c.server_default is not None else "")
+                con.execute(sa.text(f"ALTER TABLE {PREDICTIONS.name} ADD COLUMN {c.name} "
+                                    f"{kind}{extra}"))
 
     def append(self, rows: pd.DataFrame) -> int:
         """Insert rows (replacing any with the same key) in one transaction; returns the count."""
@@ -88,19 +103,33 @@ class PredictionsLog:
             rows = rows.assign(kind=PREGAME)  # writers from before `kind` existed log slates
         if "role" not in rows:
             rows = rows.assign(role=PRODUCTION)  # ... and production's predictions
-        if "variant" not in rows:
-            rows = rows.assign(variant=None)
         if RECORD not in rows:  # the whole scored row, what the API answers from
             rows = rows.assign(**{RECORD: [json.dumps(r, separators=(",", ":")) for r in json.loads(
                 rows.to_json(orient="records", date_format="iso", date_unit="us"))]})
-        cols = [*COLUMNS, RECORD]
-        records = rows[cols].astype(object).where(rows[cols].notna(), None).to_dict("records")
-        keys = ("game_id", "run_as_of_ts", "model_version")
+        # writers that know fewer columns (halftime, older callers) leave the others empty
+        rows = rows.reindex(columns=[*COLUMNS, RECORD])
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
         with self.engine.begin() as con:
             for r in records:
-                con.execute(PREDICTIONS.delete().where(sa.and_(*(PREDICTIONS.c[k] == r[k] for k in keys))))
+                con.execute(PREDICTIONS.delete().where(sa.and_(*(PREDICTIONS.c[k] == r[k] for k in KEY))))
             con.execute(PREDICTIONS.insert(), records)
         return len(records)
+
+    def update_clv(self, rows: pd.DataFrame) -> int:
+        """Set the closing-line value columns (`CLV_COLUMNS`) of logged rows, by key (game_id,
+        run_as_of_ts, model_version); returns the number of rows updated."""
+        if rows.empty:
+            return 0
+        rows = rows.reindex(columns=list(KEY) + CLV_COLUMNS)
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        n = 0
+        with self.engine.begin() as con:
+            for r in records:
+                res = con.execute(PREDICTIONS.update()
+                                  .where(sa.and_(*(PREDICTIONS.c[k] == r[k] for k in KEY)))
+                                  .values({c: r[c] for c in CLV_COLUMNS}))
+                n += res.rowcount
+        return n
 
     def read(self, game_date: str | None = None, kind: str | None = None,
              role: str | None = None, *, dates: list[str] | None = None) -> pd.DataFrame:

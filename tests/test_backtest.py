@@ -161,7 +161,7 @@ def test_walk_forward_never_trains_on_or_after_the_prediction_date(synthetic_run
 SEASON_KEYS = {"games", "games_labelled", "eval_set", "model_market_free", "model_with_market",
                "elo", "market", "minutes", "kelly", "calibration", "vs_market", "spread_only",
                "minutes_expected_lineup", "kelly_with_market", "availability", "halftime",
-               "halftime_by_period"}
+               "halftime_by_period", "kelly_spread_total"}
 PROB_KEYS = {"n", "log_loss", "brier", "accuracy"}
 HALFTIME_KEYS = {"games", "log_loss", "brier", "pregame_log_loss", "score_only_log_loss"}
 
@@ -182,6 +182,10 @@ def _check_block(b: dict, minutes_rows: bool = True) -> None:
     assert set(b["kelly"]) == {"bets", "roi", "staked", "profit"}
     if b["kelly"]["bets"]:
         assert b["kelly"]["roi"] == pytest.approx(b["kelly"]["profit"] / b["kelly"]["staked"])
+    for m in ("spread", "total"):
+        k = b["kelly_spread_total"][m]
+        assert set(k) == {"bets", "pushes", "wins", "staked", "profit", "roi"}
+        assert k["pushes"] + k["wins"] <= k["bets"]
     assert len(b["calibration"]) == 10
     assert set(b["calibration"][0]) == {"bin", "lo", "hi", "count", "mean_pred", "mean_obs"}
     assert sum(r["count"] for r in b["calibration"]) == b["games"]

@@ -352,3 +352,22 @@ def test_gold_cutoff_never_sees_own_or_in_progress_games():
         g, m = build(t, seen)
         assert_same(full_g, g, GAME_COLS)
         assert_same(full_m, m, MIN_COLS)
+
+
+@SETTINGS
+@given(league=league, seed2=st.integers(0, 2**32 - 1))
+def test_line_movement_sees_only_rows_at_or_before_the_cutoff(league, seed2):
+    # open = each book's first row <= cutoff, latest = its newest <= cutoff: rows stamped after
+    # a cutoff never change the movement of that target (the switch-off feature, asof)
+    from pipeline_assets.features.asof import MOVEMENT_COLUMNS, market_movement
+    sch, tables = make_league(*league)
+    rng = np.random.default_rng(seed2)
+    targets = pick_targets(rng, sch, tables["results"])
+    T = targets["cutoff_ts"].iloc[int(rng.integers(0, len(targets)))]
+    changed = perturb_after(rng, T, sch, tables)
+    keep = (targets["cutoff_ts"] <= T).to_numpy()
+    a = market_movement(targets, tables["odds"])[keep]
+    b = market_movement(targets, changed["odds"])[keep]
+    assert_same(a, b, MOVEMENT_COLUMNS)
+    one = market_movement(targets, tables["odds"].drop_duplicates(["game_id", "bookmaker"]))
+    assert (one["mkt_move_prob_home"].dropna() == 0).all()  # one snapshot per book: no move

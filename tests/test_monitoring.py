@@ -186,7 +186,7 @@ def test_the_asset_materializes_a_run_folder_with_metadata(store):
     assert "| window |" in md["windows"].value and "p bin" in md["calibration_last_14_days"].value
     folder = store["root"] / "artifacts/model_performance" / DAYS[2] / "run=20260114T080000Z"
     assert {p.name for p in folder.iterdir()} == {"table.parquet", "games.parquet",
-                                                  "calibration.parquet", "psi.parquet",
+                                                  "calibration.parquet", "psi.parquet", "clv.parquet",
                                                   "summary.json"}
 
 

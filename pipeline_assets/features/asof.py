@@ -563,6 +563,40 @@ def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+MOVEMENT_COLUMNS = ["mkt_open_prob_home", "mkt_open_home_spread", "mkt_open_total",
+                    "mkt_move_prob_home", "mkt_move_home_spread", "mkt_move_total"]
+
+
+def market_movement(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
+    """Line movement as of each game's cutoff, aligned with ``games`` (rows game_id, cutoff_ts):
+    the opening consensus (each book's FIRST row with snapshot_ts <= cutoff_ts, median over books
+    as in `market_consensus`) and the move to the latest consensus (each book's newest row <=
+    cutoff_ts): ``mkt_move_* = latest - open``.  Only rows at or before the cutoff count, so
+    rows stamped later never change it; one snapshot gives a zero move; no odds -> NaN."""
+    if odds is None:
+        odds = empty_frame("odds")
+    m = games[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
+    m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
+    m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
+    ph = american_to_prob(m["home_ml"].to_numpy())
+    pa = american_to_prob(m["away_ml"].to_numpy())
+    m = m.assign(p=ph / (ph + pa))
+    out = games[["game_id"]].reset_index(drop=True)
+    ends = {}
+    for end, keep in (("open", "first"), ("latest", "last")):
+        e = m.drop_duplicates(["game_id", "bookmaker"], keep=keep).groupby("game_id").agg(
+            p=("p", "median"), s=("home_spread", "median"), t=("total", "median"))
+        ends[end] = e.reindex(out["game_id"])
+    o, lt = ends["open"], ends["latest"]
+    out["mkt_open_prob_home"] = o["p"].to_numpy(float)
+    out["mkt_open_home_spread"] = o["s"].to_numpy(float)
+    out["mkt_open_total"] = o["t"].to_numpy(float)
+    out["mkt_move_prob_home"] = lt["p"].to_numpy(float) - o["p"].to_numpy(float)
+    out["mkt_move_home_spread"] = lt["s"].to_numpy(float) - o["s"].to_numpy(float)
+    out["mkt_move_total"] = lt["t"].to_numpy(float) - o["t"].to_numpy(float)
+    return out[MOVEMENT_COLUMNS]
+
+
 def injured_players(sides: pd.DataFrame, inj: pd.DataFrame, ps: pd.DataFrame,
                     team_pts: np.ndarray | None = None) -> pd.DataFrame:
     """Players ruled out (latest status Out or Doubtful) for rows (_side, team_id, game_date,

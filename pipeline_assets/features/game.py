@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline_assets.features import asof as A
-from pipeline_assets.features.schema import DIFF_FEATURES, TEAM_FEATURES, conform_features
+from pipeline_assets.features.schema import (DIFF_FEATURES, LINE_MOVEMENT, TEAM_FEATURES,
+                                             conform_features)
 
 _ID = ["game_id", "season", "game_date", "tip_ts", "cutoff_ts", "home_team_id", "away_team_id"]
 
@@ -58,6 +59,9 @@ def build_game_features(targets: pd.DataFrame, results: pd.DataFrame | None,
     mkt = A.market_consensus(t, inp.odds)
     for c in ("mkt_available", "mkt_n_books", "mkt_prob_home", "mkt_home_spread", "mkt_total"):
         cols[c] = mkt[c].to_numpy()
+    if LINE_MOVEMENT:  # off by default (schema.LINE_MOVEMENT)
+        move = A.market_movement(t, inp.odds)
+        cols.update({c: move[c].to_numpy() for c in A.MOVEMENT_COLUMNS})
 
     lab = t[["game_id"]].merge(inp.results[["game_id", "home_pts", "away_pts"]], on="game_id",
                                how="left")

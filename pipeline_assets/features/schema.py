@@ -22,6 +22,8 @@ margins / streak / net rating 0, days of rest 10 (the cap) with ``first_game`` T
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -123,6 +125,16 @@ GAME_MARKET_COLUMNS: list[tuple[str, str]] = [
     ("mkt_home_spread", "float"),  # median home spread (negative = home favoured)
     ("mkt_total", "float"),        # median total
 ]
+# Line movement (open vs latest consensus, `asof.market_movement`) is OFF by default: it brought
+# no gain on the simulated league, the only data with moving lines (exp/FINDINGS.md, "Line
+# movement").  TIPOFF_LINE_MOVEMENT=1 adds it to the market group for gold and live alike, under
+# its own schema version so tables and models of the two never mix.
+LINE_MOVEMENT = os.environ.get("TIPOFF_LINE_MOVEMENT", "") == "1"
+if LINE_MOVEMENT:
+    GAME_MARKET_COLUMNS += [(c, "float") for c in (
+        "mkt_open_prob_home", "mkt_open_home_spread", "mkt_open_total",
+        "mkt_move_prob_home", "mkt_move_home_spread", "mkt_move_total")]
+    FEATURE_SCHEMA_VERSION += "+line-movement"
 
 GAME_LABEL_COLUMNS: list[tuple[str, str]] = [
     ("label_home_win", "boolean"), ("label_margin", "Int"), ("label_total", "Int"),

@@ -22,7 +22,8 @@ games of the production window (`monitoring.shadow.compare_shadow`: the latest p
 model logged before tip; log loss, Brier, accuracy, n), in ``summary.json`` under ``shadow``.
 
 Everything is written under ``artifacts/model_performance/<D>/run=<as-of>/`` (``table.parquet``,
-``games.parquet``, ``calibration.parquet``, ``psi.parquet``, ``summary.json``); ``summary.json`` is
+``games.parquet``, ``calibration.parquet``, ``psi.parquet``, ``clv.parquet``: the closing-line
+value of the logged recommendations of the last 14 days (`monitoring.clv`), ``summary.json``); ``summary.json`` is
 what `drift_sensor` reads.  Domain logic lives in plain functions; the asset is a thin wrapper.
 """
 from __future__ import annotations
@@ -38,6 +39,8 @@ import pandas as pd
 from pipeline_assets.monitoring.drift import (feature_importance, feature_psi,
                                               recent_live_features, top_features,
                                               training_reference)
+from pipeline_assets.featureio import odds_at
+from pipeline_assets.monitoring.clv import closing_line_value, closing_lines, clv_summary
 from pipeline_assets.monitoring.shadow import SHADOW_COLUMNS, compare_shadow
 from pipeline_assets.monitoring.evaluation import (CALIBRATION_BINS, days_back, final_results,
                                                    minutes_window_metrics, scored_games,
@@ -69,6 +72,7 @@ class PerformanceReport:
     psi: pd.DataFrame            # per top feature
     summary: dict = field(default_factory=dict)
     shadow: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SHADOW_COLUMNS))
+    clv: pd.DataFrame = field(default_factory=pd.DataFrame)  # per logged recommendation
 
 
 def _production(registry, name: str):
@@ -166,6 +170,7 @@ def performance_report(day: str, root: Path, registry=None, as_of: pd.Timestamp 
             psi = feature_psi(reference, recent, top_features(imp, reference), imp)
 
     shadow = shadow_record(predictions_log, drift, results, games, as_of)
+    clv_rows, clv = clv_record(predictions_log, recent_days, games, as_of, root)
     current_shadow = registry.shadow_version(WIN_MODEL) if registry is not None else None
 
     prod_row = table[table["window"] == "production"].iloc[0].to_dict()
@@ -189,9 +194,33 @@ def performance_report(day: str, root: Path, registry=None, as_of: pd.Timestamp 
                    "versions": {r["shadow_version"]: {k: _clean(v) for k, v in r.items()
                                                       if k != "shadow_version"}
                                 for r in shadow.to_dict("records")}},
+        "clv": {"window": [min(recent_days), max(recent_days)], **clv},
     }
     return PerformanceReport(day, as_of if as_of is not None else pd.Timestamp.now(tz="UTC"),
-                             table, games, calibration, psi, summary, shadow)
+                             table, games, calibration, psi, summary, shadow, clv_rows)
+
+
+def clv_record(predictions_log, days: list[str], games: pd.DataFrame,
+               as_of: pd.Timestamp | None, root: Path) -> tuple[pd.DataFrame, dict]:
+    """Closing-line value of the pregame recommendations logged for `days` (`monitoring.clv`):
+    the closes come from each day's stored odds snapshots (those at or before `as_of`, and
+    strictly before each tip); the CLV is written back into the log, and summarized per market
+    over production's slate of record.  Tips are the scored slates' (read for the report)."""
+    if predictions_log is None or "tip_ts" not in games or games.empty:
+        return pd.DataFrame(), clv_summary(None)
+    now = as_of if as_of is not None else pd.Timestamp.now(tz="UTC")
+    log = predictions_log.read(dates=list(days), kind="pregame")
+    tips = games[["game_id", "tip_ts"]]
+    rows = []
+    for d in sorted(set(log["game_date"])):
+        close = closing_lines(odds_at(d, now, root), tips)
+        rows.append(closing_line_value(log[log["game_date"] == d], close, tips, now))
+    rows = pd.concat([r for r in rows if len(r)], ignore_index=True) if any(
+        len(r) for r in rows) else pd.DataFrame()
+    if len(rows):
+        predictions_log.update_clv(rows)
+        log = predictions_log.read(dates=list(days), kind="pregame")
+    return rows, clv_summary(log, tips)
 
 
 def shadow_record(predictions_log, days: list[str], results: dict[str, pd.DataFrame],
@@ -221,6 +250,7 @@ def write_report(report: PerformanceReport, root: Path) -> storage.RunFolder:
         "games.parquet": storage.parquet_bytes(report.games.reset_index(drop=True)),
         "calibration.parquet": storage.parquet_bytes(report.calibration),
         "psi.parquet": storage.parquet_bytes(report.psi),
+        "clv.parquet": storage.parquet_bytes(report.clv.reset_index(drop=True)),
         "summary.json": json.dumps(report.summary, indent=2, sort_keys=True, default=str).encode(),
     }
     base = storage.partition_dir(catalog.table("model_performance"), report.day, root)

@@ -151,3 +151,68 @@ def expected_value(p, american):
     p = np.asarray(p, dtype=float)
     d = np.asarray(american_to_decimal(american), dtype=float)
     return _out(p * d - 1.0)
+
+
+# ------------------------------------------------------------------------------------------
+# spreads and totals: markets that can push
+# ------------------------------------------------------------------------------------------
+# The price assumed for a side whose book quotes a line but no price (the archive, some feeds):
+# the standard -110 of both sides of a spread or total.
+ASSUMED_PRICE = -110.0
+
+
+def push_kelly_fraction(p_win, p_push, decimal_odds):
+    """Full-Kelly fraction of a bet that can push (stake returned): maximizes
+    ``p_win * log(1 + f b) + p_lose * log(1 - f)`` with ``b = d - 1`` and
+    ``p_lose = 1 - p_win - p_push``, giving ``f = (p_win b - p_lose) / (b (p_win + p_lose))``,
+    floored at 0.  With ``p_push = 0`` it is :func:`kelly_fraction`."""
+    pw = np.asarray(p_win, dtype=float)
+    pp = np.asarray(p_push, dtype=float)
+    d = np.asarray(decimal_odds, dtype=float)
+    pl = np.clip(1.0 - pw - pp, 0.0, 1.0)
+    b = d - 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = (pw * b - pl) / (b * (pw + pl))
+    f = np.where(np.isnan(f), np.nan, np.clip(f, 0.0, 1.0))
+    # a sure push (nothing at risk) or a non-positive payout is never a bet
+    f = np.where(((b > 0) & (pw + pl > 0)) | np.isnan(d) | np.isnan(pw), f, 0.0)
+    return _out(f)
+
+
+def push_stake(p_win, p_push, american, fraction: float = 0.25, cap: float = 0.05):
+    """Fractional push-aware Kelly stake: ``min(fraction * push_kelly_fraction, cap)``; NaN -> 0."""
+    if not (0 <= fraction <= 1) or not (0 <= cap <= 1):
+        raise ValueError("fraction and cap must be in [0, 1]")
+    f = np.asarray(push_kelly_fraction(p_win, p_push, american_to_decimal(american)), dtype=float)
+    return _out(np.minimum(fraction * np.nan_to_num(f, nan=0.0), cap))
+
+
+def two_way_side(p_win, p_push, price, other_price, fraction: float = 0.25, cap: float = 0.05):
+    """One side of a two-way market that can push (a spread or total side at a book's line).
+
+    ``p_win`` / ``p_push``: the model's probabilities that the side wins / pushes at the line;
+    ``price`` / ``other_price``: the American prices of this side and the opposite one (NaN: not
+    quoted -> :data:`ASSUMED_PRICE`).  Books price the no-push outcome, so the market's fair
+    probability is the multiplicative de-vig of the two prices, and the model's comparable
+    probability is the win probability given no push.  Returns a dict of arrays:
+
+    ``price`` (as taken, assumed filled in), ``assumed`` (either price was assumed),
+    ``p_fair`` (de-vigged market), ``edge`` (``p_win / (1 - p_push) - p_fair``; the two sides'
+    edges are opposite), ``ev`` (expected profit per unit staked, pushes returning the stake),
+    ``stake`` (:func:`push_stake`).
+    """
+    pw = np.asarray(p_win, dtype=float)
+    pp = np.asarray(p_push, dtype=float)
+    a = np.asarray(price, dtype=float)
+    o = np.asarray(other_price, dtype=float)
+    assumed = np.isnan(a) | np.isnan(o)
+    a = np.where(np.isnan(a), ASSUMED_PRICE, a)
+    o = np.where(np.isnan(o), ASSUMED_PRICE, o)
+    fair, _ = devig_two_way(american_to_prob(a), american_to_prob(o))
+    pl = np.clip(1.0 - pw - pp, 0.0, 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cond = pw / (pw + pl)
+    d = np.asarray(american_to_decimal(a), dtype=float)
+    return {"price": _out(a), "assumed": _out(assumed), "p_fair": _out(np.asarray(fair, float)),
+            "edge": _out(cond - fair), "ev": _out(pw * (d - 1.0) - pl),
+            "stake": push_stake(pw, pp, a, fraction, cap)}

@@ -315,12 +315,34 @@ def simulate_slate(mu_margin, mu_total, sd_margin=12.0, sd_total=18.0, rho=0.0,
     identical for any thread count.  Sequential is the default: it already meets the budget
     (see bench/bench_montecarlo.py) and leaves cores to the rest of the pipeline.
     """
+    summary, _, _ = _simulate(mu_margin, mu_total, sd_margin, sd_total, rho, n_sims, seed,
+                              home_spread, total_line, n_threads, keep_scores=False)
+    return summary
+
+
+def simulate_slate_scores(mu_margin, mu_total, sd_margin=12.0, sd_total=18.0, rho=0.0,
+                          n_sims: int = 10_000, seed: int = 0, home_spread=None,
+                          total_line=None, n_threads: int = 1
+                          ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`simulate_slate` that also keeps the draws it summarized: (summary, home_pts,
+    away_pts), the scores int32 (n_games, n_sims) as :func:`simulate_scores` gives them (-1 for a
+    game with a NaN parameter).  One simulation serves every other line a book posts
+    (:func:`line_probs_at`)."""
+    return _simulate(mu_margin, mu_total, sd_margin, sd_total, rho, n_sims, seed, home_spread,
+                     total_line, n_threads, keep_scores=True)
+
+
+def _simulate(mu_margin, mu_total, sd_margin, sd_total, rho, n_sims, seed, home_spread,
+              total_line, n_threads, keep_scores):
+    """The summary of :func:`simulate_slate`, and the draws when ``keep_scores``."""
     if n_sims < 1:
         raise ValueError("n_sims must be >= 1")
     n, (mm, mt, sdm, sdt, r, sp, tl) = _params(mu_margin, mu_total, sd_margin, sd_total, rho,
                                                home_spread, total_line)
     out = np.full((n, len(SUMMARY_FIELDS)), np.nan)
     rngs = _rngs(seed, n)
+    kept_h = np.full((n, n_sims), -1, dtype=np.int32) if keep_scores else None
+    kept_a = np.full((n, n_sims), -1, dtype=np.int32) if keep_scores else None
 
     def work(games) -> None:
         home = np.empty(n_sims, dtype=np.int32)
@@ -328,15 +350,16 @@ def simulate_slate(mu_margin, mu_total, sd_margin=12.0, sd_total=18.0, rho=0.0,
         for i in games:
             if np.isnan(mm[i] + mt[i] + sdm[i] + sdt[i] + r[i]):
                 continue
+            h, a = (kept_h[i], kept_a[i]) if keep_scores else (home, away)
             _sim_summarize_game(rngs[i], mm[i], mt[i], sdm[i], sdt[i], r[i], sp[i], tl[i], _Q,
-                                home, away, out[i])
+                                h, a, out[i])
 
     n_threads = max(1, min(int(n_threads), n))
     if n_threads == 1:
         work(range(n))
     else:  # kernels release the GIL; per-game streams make the result thread-count independent
         list(_pool(n_threads).map(work, [range(k, n, n_threads) for k in range(n_threads)]))
-    return {name: out[:, j].copy() for j, name in enumerate(SUMMARY_FIELDS)}
+    return {name: out[:, j].copy() for j, name in enumerate(SUMMARY_FIELDS)}, kept_h, kept_a
 
 
 def cover_over_probs(sim_margin, sim_total, home_spread, total_line):
@@ -358,3 +381,43 @@ def cover_over_probs(sim_margin, sim_total, home_spread, total_line):
     _cover_over_kernel(m, t, sp, tl, out)
     cols = tuple(out[:, j].copy() for j in range(4))
     return tuple(c.item() for c in cols) if single else cols
+
+
+@numba.njit(cache=True, nogil=True)
+def _indexed_line_kernel(home, away, game, home_spread, total_line, out):
+    n_sims = home.shape[1]
+    margin = np.empty(n_sims, dtype=np.int32)
+    total = np.empty(n_sims, dtype=np.int32)
+    for k in range(game.shape[0]):
+        g = game[k]
+        if home[g, 0] < 0:  # a game the simulation skipped (NaN parameter)
+            for j in range(4):
+                out[k, j] = np.nan
+            continue
+        for j in range(n_sims):
+            margin[j] = home[g, j] - away[g, j]
+            total[j] = home[g, j] + away[g, j]
+        pc, po, pps, ppt = _line_probs(margin, total, home_spread[k], total_line[k])
+        out[k, 0] = pc
+        out[k, 1] = po
+        out[k, 2] = pps
+        out[k, 3] = ppt
+
+
+def line_probs_at(home_pts, away_pts, game_index, home_spread, total_line):
+    """(p_home_cover, p_over, p_push_spread, p_push_total) for any number of (game, line) rows
+    against already simulated scores (:func:`simulate_slate_scores`): row k uses game
+    ``game_index[k]``'s draws with its own ``home_spread[k]`` / ``total_line[k]`` (NaN -> NaN).
+    The same conventions as the in-kernel line probabilities (push on an exact integer line)."""
+    h = np.ascontiguousarray(home_pts, dtype=np.int32)
+    a = np.ascontiguousarray(away_pts, dtype=np.int32)
+    g = np.ascontiguousarray(game_index, dtype=np.int64)
+    k = g.shape[0]
+    sp = np.ascontiguousarray(np.broadcast_to(np.asarray(home_spread, dtype=float), (k,)))
+    tl = np.ascontiguousarray(np.broadcast_to(np.asarray(total_line, dtype=float), (k,)))
+    if k and (g.min() < 0 or g.max() >= h.shape[0]):
+        raise ValueError(f"game_index out of range for {h.shape[0]} simulated games")
+    out = np.empty((k, 4))
+    if k:
+        _indexed_line_kernel(h, a, g, sp, tl, out)
+    return tuple(out[:, j].copy() for j in range(4))
