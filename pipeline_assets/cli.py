@@ -22,7 +22,9 @@ from pipeline_assets.featureio import LiveInputError, parity
 from pipeline_assets.monitoring.live_runs import read_live_runs
 from pipeline_assets.ratings import franchises
 from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
+from pipeline_assets.serving import ab_split_from_env
 from resources import storage
+from resources.cache import invalidate_cache
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
 from resources.sources import source_from_env
@@ -166,11 +168,13 @@ def _models(reg: ModelRegistry, args) -> int:
         reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)",
                     force=args.force)
         print(f"{args.name}: production is now {args.version}")
+        _promotion_landed()
     elif args.action == "rollback":
         if not args.name:
             raise UserError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
         version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
         print(f"{args.name}: rolled back; production is now {version}")
+        _promotion_landed()
     return 0
 
 
@@ -384,9 +388,19 @@ def cmd_odds(args) -> int:
     return 0
 
 
+def _promotion_landed() -> None:
+    """The HTTP API's model and prediction entries are stale (train_job's promotions are the
+    serving cache sensor's)."""
+    invalidate_cache("promotion")
+
+
 def cmd_serve(args) -> int:
     """The HTTP API (pipeline_assets/api.py) on uvicorn; OpenAPI docs at /docs."""
     import uvicorn  # the server loads only for this command
+    try:
+        ab_split_from_env()  # a bad TIPOFF_AB_SPLIT stops here, not in every worker
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     if args.redis_url:
         os.environ["TIPOFF_REDIS_URL"] = args.redis_url
     print(f"[tipoff] serving {storage.data_root()} on http://{args.host}:{args.port} "

@@ -25,6 +25,7 @@ from pipeline_assets import collect
 from pipeline_assets.featureio import REQUIRED_FEEDS_ENV, required_feeds
 from pipeline_assets.partitions import DAILY, AsOfConfig, explicit_as_of, run_created_ts
 from resources import storage
+from resources.cache import invalidate_cache
 from resources.dagster_resources import SourceResource, StorageResource
 from resources.sources.base import Extract
 from tipoff_core import catalog
@@ -186,6 +187,8 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
         context.log.info(f"{table.asset}: {sum(len(f) for f in frames.values())} rows over "
                          f"{len(frames)} date(s); {created} new run folder(s)")
         md = _range_metadata(frames, kind)
+        if kind == "odds" and extracts:  # the API's odds / predictions of these dates are stale
+            md["cache_entries_invalidated"] = invalidate_cache("odds", sorted(extracts))
         md.update({"source": src.name, "new_run_folders": created,
                    "run_as_of_ts": ", ".join(sorted({t.isoformat() for t in as_ofs.values()}))[:500],
                    "path": dg.MetadataValue.path(str(folders[-1])) if folders else "", **feed_md})

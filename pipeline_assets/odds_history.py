@@ -28,6 +28,7 @@ import pandas as pd
 from pipeline_assets import collect
 from pipeline_assets.featureio import latest_per_game
 from resources import storage
+from resources.cache import invalidate_cache
 from resources.sources.base import SourceError
 from resources.sources.odds_api import BACKFILL, CreditBudgetExceeded, CreditLedger, int_env
 from tipoff_core import catalog
@@ -178,8 +179,17 @@ def backfill(source, start: dt.date, end: dt.date, plan: SlotPlan, root: Path, *
              log: Callable[[str], None] = print) -> BackfillReport:
     """Odds snapshots of every date in [start, end] at the plan's instants (see the module
     docstring).  `source` is normally a LiveSource whose meter carries the budget; any Source
-    works (the simulated league in tests)."""
+    works (the simulated league in tests).  The HTTP API's cache entries of the dates written
+    are invalidated."""
     report = BackfillReport()
+    try:
+        return _backfill(source, start, end, plan, root, now, ledger, log, report)
+    finally:
+        if report.written:  # the API's odds / predictions of these dates are stale
+            invalidate_cache("odds", sorted({day for day, _ in report.written}))
+
+
+def _backfill(source, start, end, plan, root, now, ledger, log, report) -> BackfillReport:
     meter = getattr(source, "odds_meter", None)
     recent = getattr(source, "odds_history_after", pd.Timedelta(0))
     plans: list[tuple[str, list[pd.Timestamp]]] = []

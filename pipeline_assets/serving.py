@@ -11,9 +11,18 @@ the stores: no FastAPI here.
                             use (`featureio.features_from_tables`, cutoff = min(now, tip)); then the
                             production models (`scoring.load_production_models`), the Monte Carlo
                             and the stake (`scoring.score_game_table`) for the prices given;
+                            With `TIPOFF_AB_SPLIT=0.1` a deterministic share of requests (a
+                            hash of the request: the same request always lands in the same arm)
+                            is answered by the shadow candidate (`variant: treatment`) instead of
+                            production (`control`); computed answers of both arms go to the
+                            predictions log (`kind=on_demand`, `variant`, `role`);
 * `Service.game(game_id)`   a game's latest prediction, its result once final (`game_results`) and
                             its latest in-game score (`halftime_scores`);
 * `Service.health()`        model versions, data freshness, cache status.
+
+With the predictions log in PostgreSQL (`TIPOFF_PREDICTIONS_URL=postgresql+psycopg2://...`) slates
+and game predictions are read from the log (`record_json` keeps each scored row), not from the file
+store: several API processes behind a load balancer answer from one truth and share one Redis.
 
 Answers go through the Redis cache (`resources.cache.Cache`) when it is reachable and straight to
 the stores when it is not.  Models, label history and a date's snapshot inputs are also kept in
@@ -22,12 +31,15 @@ process, re-read when their files change.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -43,11 +55,12 @@ from pipeline_assets.features.asof import market_consensus
 from pipeline_assets.ratings import franchises
 from resources import storage
 from resources.cache import Cache
+from resources.predictions_log import ON_DEMAND, PRODUCTION, SHADOW, PredictionsLog
 from resources.registry import ModelRegistry, NoProductionModelError
 from tipoff_core import catalog
 from tipoff_core.schemas import SNAPSHOT_KINDS, empty_frame, restore_dtypes
-from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, local_ts, now_utc, parse_ts_token,
-                                  season_of, to_date, ts_token)
+from tipoff_core.timeutil import (DEFAULT_TIP_LOCAL, LEAGUE_TZ, clock_now, local_ts,
+                                  parse_ts_token, season_of, to_date, ts_token)
 
 QUANTILES = ("p05", "p25", "p50", "p75", "p95")
 REQUEST_BOOK = "request"          # bookmaker name of the prices a /predict caller gives
@@ -55,6 +68,9 @@ TS = "datetime64[us, UTC]"
 RECHECK_SECONDS = 2.0             # how often in-process copies look at their files again
 SERVE_SIMS_ENV = "TIPOFF_SERVE_SIMS"
 GRID_MAX_AGE = 15 * 60            # seconds a date's matchup grid is used before it is rebuilt
+AB_SPLIT_ENV = "TIPOFF_AB_SPLIT"
+CONTROL, TREATMENT = "control", "treatment"   # the arms: production answers / the candidate does
+LOG = logging.getLogger("tipoff.serve")
 # The columns of the live features the market (odds) enters; a request's prices replace them.
 MARKET_GAME_COLUMNS = ("mkt_available", "mkt_n_books", "mkt_prob_home", "mkt_home_spread",
                        "mkt_total")
@@ -110,6 +126,26 @@ def _pinned(base: Path) -> str | None:
         return None
 
 
+def ab_split_from_env() -> float:
+    """`TIPOFF_AB_SPLIT`: the share of /v1/predict requests the shadow candidate answers (0: off)."""
+    raw = os.environ.get(AB_SPLIT_ENV, "").strip()
+    try:
+        share = float(raw) if raw else 0.0
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"{AB_SPLIT_ENV}={raw!r}: give the candidate's share of /v1/predict "
+                         "traffic as a number from 0 to 1 (e.g. 0.1)")
+    return share
+
+
+def ab_arm(share: float, *request) -> str:
+    """The arm of a request: a hash of the request's parts mapped to [0, 1), so the same request
+    always gets the same arm and `share` of distinct requests go to the treatment."""
+    h = hashlib.sha256("|".join(map(str, request)).encode()).digest()
+    return TREATMENT if int.from_bytes(h[:8], "big") / 2.0 ** 64 < share else CONTROL
+
+
 def league_today(now: pd.Timestamp) -> dt.date:
     return now.tz_convert(LEAGUE_TZ).date()
 
@@ -121,6 +157,15 @@ class _Memo:
     fingerprint: object = None
     value: object = None
     checked: float = 0.0
+
+
+@dataclass
+class _Flight:
+    """One answer being computed; identical requests meanwhile wait for it (single-flight)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    value: dict | None = None
+    error: BaseException | None = None
 
 
 @dataclass(frozen=True)
@@ -156,16 +201,23 @@ class MatchupGrid:
 class Service:
     root: Path = field(default_factory=storage.data_root)
     cache: Cache | None = None
-    clock: Callable[[], pd.Timestamp] = now_utc
+    clock: Callable[[], pd.Timestamp] = clock_now  # wall time, or TIPOFF_NOW (replays)
     n_sims: int = field(default_factory=lambda: int(os.environ.get(SERVE_SIMS_ENV) or
                                                     scoring.DEFAULT_N_SIMS))
     policy: scoring.StakePolicy = field(default_factory=scoring.StakePolicy)
     registry: ModelRegistry | None = None
+    # Slates and game predictions come from this log when it is given (default: the log of
+    # TIPOFF_PREDICTIONS_URL when that is PostgreSQL, else the file store).
+    log: PredictionsLog | None = None
+    ab_split: float = field(default_factory=ab_split_from_env)
 
     def __post_init__(self):
         self.root = Path(self.root)
         self.cache = self.cache if self.cache is not None else Cache()
         self.registry = self.registry or ModelRegistry(self.root / "models")
+        if self.log is None and os.environ.get("TIPOFF_PREDICTIONS_URL", "").startswith(
+                "postgresql"):
+            self.log = PredictionsLog()
         teams = franchises()
         self.teams = {int(t): str(a) for t, a in zip(teams["team_id"], teams["team"])}
         self.by_abbr = {a.upper(): t for t, a in self.teams.items()}
@@ -177,6 +229,13 @@ class Service:
         self._game_dates: dict[str, str] = {}
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
+        self._shadow = _Memo()
+        self._tags: dict[str, _Memo] = {}
+        self._flights: dict[tuple, _Flight] = {}
+        self._flights_lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._written: list[Future] = []
+        self._fallback_log: PredictionsLog | None = None
 
     # ------------------------------------------------------------------ teams
     def team_id(self, value: str, side: str) -> int:
@@ -256,6 +315,19 @@ class Service:
             catalog.snapshot(k), d, self.root)))) for k in SNAPSHOT_KINDS
             for d in (days if k in ("rosters", "injuries") else [day]))
 
+    def data_tag(self, day: str) -> str:
+        """A digest of what a date's on-demand answers are computed from (its snapshot runs --
+        odds among them -- and the stored labels), re-checked every few seconds: it is part of
+        the predict / odds / team keys, so an entry computed from older data is never served
+        even where no invalidation reached Redis."""
+        with self._lock:
+            m = self._tags.setdefault(day, _Memo())
+            if m.value is None or time.monotonic() - m.checked > RECHECK_SECONDS:
+                m.value = hashlib.sha1(repr((self._snapshot_fingerprint(day),
+                                             self._label_fingerprint())).encode()).hexdigest()[:12]
+                m.checked = time.monotonic()
+            return m.value
+
     def inputs(self, day: str, now: pd.Timestamp):
         """The snapshot tables of `day` a live run now would read (every kind may be missing)."""
         with self._lock:
@@ -281,9 +353,35 @@ class Service:
 
     # ------------------------------------------------------------------ answers
     def answer(self, plan: Plan) -> dict:
-        """The plan's value from the cache, else computed (and cached), with `cached`."""
-        value, cached = self.cache.get_or_set(plan.kind, plan.parts, plan.produce)
-        return {**value, "cached": cached}
+        """The plan's value from the cache, else computed (and cached), with `cached`.  Identical
+        requests that miss together compute it once: the first computes, the others wait for
+        its value (single-flight; an on-demand miss is CPU-bound, so N copies would each take N
+        times as long)."""
+        hit = self.cache.get(plan.kind, *plan.parts)
+        if hit is not None:
+            return {**hit, "cached": True}
+        key = (plan.kind, plan.parts)
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return {**flight.value, "cached": False}
+        try:
+            flight.value = plan.produce()
+            self.cache.set(plan.kind, flight.value, *plan.parts)
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._flights_lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+        return {**flight.value, "cached": False}
 
     def cached_bytes(self, plan: Plan) -> bytes | None:
         """The cached answer as JSON bytes with `"cached": true`, without decoding it (the
@@ -295,8 +393,45 @@ class Service:
 
     def plan_slate(self, day: str) -> Plan:
         day = check_date(day)
+        if self.log is not None:
+            token, iso = self._log_slate_run(day)
+            return Plan("slate", (day, token), lambda: self._read_log_slate(day, token, iso))
         base, token = self._slate_run(day)
         return Plan("slate", (day, token), lambda: self._read_slate(day, base, token))
+
+    def _slate_token(self, day: str) -> str:
+        return self._log_slate_run(day)[0] if self.log is not None else self._slate_run(day)[1]
+
+    def _slate_value(self, day: str) -> dict:
+        if self.log is not None:
+            return self._read_log_slate(day, *self._log_slate_run(day))
+        return self._read_slate(day, *self._slate_run(day))
+
+    def _log_slate_run(self, day: str) -> tuple[str, str]:
+        """(run token, logged run_as_of_ts) of the date's newest production slate in the log; an
+        operator's PINNED run when the file store has one and the log holds it."""
+        iso = self.log.latest_run(day)
+        if iso is None:
+            raise NotFound(f"no scored slate for {day} in the predictions log (run live_job or "
+                           f"`tipoff run --date {day}`)")
+        pin = _pinned(storage.partition_dir(catalog.table("game_scores"), day, self.root))
+        if pin and pin != ts_token(pd.Timestamp(iso)):
+            pinned_iso = parse_ts_token(pin).isoformat()
+            if self.log.run_records(day, pinned_iso):
+                return pin, pinned_iso
+        return ts_token(pd.Timestamp(iso)), iso
+
+    def _read_log_slate(self, day: str, token: str, iso: str) -> dict:
+        """`_read_slate` from the predictions log (the rows of one logged production run)."""
+        rows = self.log.run_records(day, iso)
+        rows.sort(key=lambda vr: (str(vr[1].get("tip_ts")), str(vr[1].get("game_id"))))
+        version = rows[0][0] if rows else None
+        games = [self._game_record(r, v, token) for v, r in rows]
+        pin = _pinned(storage.partition_dir(catalog.table("game_scores"), day, self.root))
+        return {"date": day, "run": token, "pinned": pin == token,
+                "run_as_of_ts": parse_ts_token(token).isoformat(), "model_version": version,
+                "with_market_version": rows[0][1].get("with_market_version") if rows else None,
+                "source": rows[0][1].get("source") if rows else None, "games": games}
 
     def slate(self, day: str) -> dict:
         return self.answer(self.plan_slate(day))
@@ -380,9 +515,55 @@ class Service:
         if not all(versions.values()):
             raise Unavailable(f"no production model for "
                               f"{', '.join(n for n, v in versions.items() if not v)} (train first)")
-        digest = hashlib.sha1(json.dumps([prices, versions], sort_keys=True).encode()).hexdigest()[:16]
-        parts = (day, self.teams[h], self.teams[a], digest)
-        return Plan("predict", parts, lambda: self._predict(h, a, day, now, prices))
+        arm, candidate = CONTROL, None
+        if self.ab_split > 0:
+            candidate = self.shadow().version
+            if candidate:
+                arm = ab_arm(self.ab_split, day, self.teams[h], self.teams[a],
+                             json.dumps(prices, sort_keys=True))
+        digest = hashlib.sha1(json.dumps([prices, versions, arm, candidate if arm == TREATMENT
+                                          else None], sort_keys=True).encode()).hexdigest()[:16]
+        parts = (day, self.teams[h], self.teams[a], self.data_tag(day), digest)
+        return Plan("predict", parts, lambda: self._predict(h, a, day, now, prices, arm=arm))
+
+    # ------------------------------------------------------------------ traffic split
+    def shadow(self) -> scoring.Shadow:
+        """The shadow candidate (`scoring.load_shadow_model`), re-checked every few seconds."""
+        with self._lock:
+            m = self._shadow
+            if m.value is None or time.monotonic() - m.checked > RECHECK_SECONDS:
+                fp = (self.production_versions(), self.registry.shadow_version(scoring.WIN_FREE))
+                if fp != m.fingerprint or m.value is None:
+                    m.value = scoring.load_shadow_model(self.registry, self.models()) \
+                        if fp[1] else scoring.Shadow(None)
+                    m.fingerprint = fp
+                m.checked = time.monotonic()
+            return m.value
+
+    def _log_on_demand(self, table: pd.DataFrame, now: pd.Timestamp, version: str, role: str,
+                       arm: str) -> None:
+        """Queue the answer's predictions-log row (one writer thread: the request does not wait)."""
+        rows = scoring.prediction_log_rows(table, now, version, "api", role=role).assign(
+            kind=ON_DEMAND, variant=arm, mode=ON_DEMAND)
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="tipoff-log")
+            self._written.append(self._writer.submit(self._write_log, rows))
+
+    def _write_log(self, rows: pd.DataFrame) -> int:
+        try:
+            if self.log is None and self._fallback_log is None:
+                self._fallback_log = PredictionsLog()  # the default log (SQLite in the data root)
+            return (self.log or self._fallback_log).append(rows)
+        except Exception as exc:  # logging never fails an answer already given
+            LOG.warning(f"on-demand prediction not logged: {type(exc).__name__}: {exc}")
+            return 0
+
+    def flush_log(self) -> int:
+        """Wait for the queued on-demand log rows; how many rows were written."""
+        with self._lock:
+            pending, self._written = self._written, []
+        return sum(f.result() for f in pending)
 
     def target_rows(self, pairs: list[tuple[int, int]], day: str, now: pd.Timestamp,
                     schedule: pd.DataFrame) -> tuple[pd.DataFrame, list[bool]]:
@@ -481,6 +662,10 @@ class Service:
                             scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
                             odds=odds)
             self._grids[day] = g
+            # the grid is hundreds of thousands of long-lived objects: out of the collector's
+            # generations, so full collections during requests do not rescan them (p99)
+            gc.collect()
+            gc.freeze()
             return g
 
     def grid_features(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict
@@ -506,16 +691,26 @@ class Service:
         return games, players, target, odds, g.scheduled[(h, a)]
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
-                 exact: bool = False) -> dict:
+                 exact: bool = False, arm: str = CONTROL) -> dict:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
         games, players, target, odds, scheduled = (self.exact_features if exact else
                                                    self.grid_features)(h, a, day, now, prices)
         models = self.models()
-        table = scoring.score_game_table(games, players, models, odds, now, self.policy,
-                                         self.n_sims)
+        table, version, role = None, models.free.version, PRODUCTION
+        if arm == TREATMENT:
+            shadow = self.shadow()
+            table, problem = scoring.score_shadow(games, players, shadow, models, odds, now,
+                                                  self.policy, self.n_sims)
+            if table is None:  # the candidate could not answer: production does (arm kept)
+                LOG.warning(f"treatment answered by production: {problem}")
+            else:
+                version, role = shadow.version, SHADOW
+        if table is None:
+            table = scoring.score_game_table(games, players, models, odds, now, self.policy,
+                                             self.n_sims)
         features_as_of = now if exact else self.grid(day, now).as_of
-        rec = self._game_record(table.iloc[0].to_dict(), models.free.version, ts_token(now))
+        rec = self._game_record(table.iloc[0].to_dict(), version, ts_token(now))
         rec.pop("run")
         rec.update({
             "scheduled": scheduled, "as_of": now.isoformat(),
@@ -527,7 +722,10 @@ class Service:
             "home": {**rec["home"], "state": self.team_state(h, day)},
             "away": {**rec["away"], "state": self.team_state(a, day)},
             "n_sims": self.n_sims, "compute_ms": round((time.perf_counter() - t0) * 1000, 1),
+            "role": role, "variant": arm if self.ab_split > 0 else None,
         })
+        if self.ab_split > 0:
+            self._log_on_demand(table, now, version, role, arm)
         rec.pop("run_as_of_ts")
         return rec
 
@@ -537,7 +735,7 @@ class Service:
             o = self.inputs(day, now).frames["odds"]
             o = o[o["snapshot_ts"] <= now]
             return {"records": [{k: _num(v) for k, v in r.items()} for r in o.to_dict("records")]}
-        value, _ = self.cache.get_or_set("odds", (day,), produce)
+        value, _ = self.cache.get_or_set("odds", (day, self.data_tag(day)), produce)
         recs = value["records"]
         return restore_dtypes(pd.DataFrame(recs), "odds") if recs else empty_frame("odds")
 
@@ -554,7 +752,8 @@ class Service:
             return {"season": season, "games": int(len(r)), "wins": int(won.sum()),
                     "losses": int(len(r) - won.sum()), "last_game_date": last,
                     "rest_days": (to_date(day) - to_date(last)).days - 1 if last else None}
-        value, _ = self.cache.get_or_set("team", (day, self.teams.get(team_id, team_id)), produce)
+        value, _ = self.cache.get_or_set("team", (day, self.teams.get(team_id, team_id),
+                                                  self.data_tag(day)), produce)
         return value
 
     # ------------------------------------------------------------------ one game
@@ -563,6 +762,11 @@ class Service:
         with self._lock:
             if game_id in self._game_dates:
                 return self._game_dates[game_id]
+            if self.log is not None:
+                day = self.log.game_date_of(game_id)
+                if day is not None:
+                    self._game_dates[game_id] = day
+                    return day
             if time.monotonic() - self._index_checked < RECHECK_SECONDS:
                 return None  # looked a moment ago: unknown ids do not rescan the store each time
             self._index_checked = time.monotonic()
@@ -596,9 +800,12 @@ class Service:
     def _game_tag(self, day: str) -> str:
         """What the game entry depends on: the slate, halftime runs and the label file."""
         parts = []
-        for asset in ("game_scores", "halftime_scores"):
-            base = storage.partition_dir(catalog.table(asset), day, self.root)
-            parts.append(storage.select_run(base) if base.is_dir() else None)
+        try:
+            parts.append(self._slate_token(day))
+        except NotFound:
+            parts.append(None)
+        base = storage.partition_dir(catalog.table("halftime_scores"), day, self.root)
+        parts.append(storage.select_run(base) if base.is_dir() else None)
         label = storage.partition_dir(catalog.label("results"), day, self.root) / \
             catalog.label("results").file
         parts.append(label.stat().st_mtime_ns if label.exists() else None)
@@ -608,7 +815,7 @@ class Service:
         out: dict = {"game_id": game_id, "game_date": day, "prediction": None, "final": False,
                      "result": None, "in_game": None}
         try:
-            slate = self._read_slate(day, *self._slate_run(day))
+            slate = self._slate_value(day)
             out["prediction"] = next((g for g in slate["games"] if g["game_id"] == game_id), None)
         except NotFound:
             pass
@@ -654,10 +861,17 @@ class Service:
             folder = storage.table_folder(table, self.root)
             days = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
             data[name] = days[-1] if days else None
+        data["predictions_from"] = "predictions log" if self.log is not None else "file store"
+        if self.log is not None:
+            try:
+                data["latest_slate_date"] = self.log.latest_date()
+            except Exception as exc:  # the log's database is down: report, do not fail
+                data["predictions_log_error"] = f"{type(exc).__name__}: {exc}"
         if data["latest_slate_date"]:
-            base = storage.partition_dir(catalog.table("game_scores"), data["latest_slate_date"],
-                                         self.root)
-            token = storage.select_run(base)
+            try:
+                token = self._slate_token(data["latest_slate_date"])
+            except Exception:
+                token = None
             if token:
                 ts = parse_ts_token(token)
                 data["latest_slate_run_as_of_ts"] = ts.isoformat()
@@ -680,6 +894,7 @@ class Service:
         with self._lock:
             self._inputs.pop(day, None)
             self._grids.pop(day, None)
+            self._tags.pop(day, None)
             self._indexed.pop(day, None)
             self._index_checked = 0.0
         warmed = False
@@ -691,4 +906,7 @@ class Service:
         return {"date": day, "deleted": from_cache, "warmed": warmed}
 
     def on_promotion(self) -> int:
+        with self._lock:
+            self._shadow = _Memo()
         return self.cache.invalidate(None, ("model", "predict"))
+

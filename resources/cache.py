@@ -12,8 +12,10 @@ add a namespace after it, e.g. ``tipoff:test-1234:``; tests use that).  The TTL 
     model       24 h    production model metadata (versions)
 
 Keys carrying a date put it right after the kind (``slate:2025-12-11:...``), so ``invalidate(date=D)``
-removes every entry of D.  `invalidate` is called when a live run, an odds snapshot or a promotion
-lands (`sensors/cache.py`); `warm` recomputes and stores an entry.
+removes every entry of D.  `invalidate` is called when a live run (`sensors/cache.py`), an odds
+snapshot (the `odds_snapshot` asset, `tipoff odds backfill`) or a promotion (`train_job` via the
+sensor, `tipoff models promote|rollback`) lands -- `invalidate_cache`;
+`warm` recomputes and stores an entry.
 
 Redis is optional: any Redis error marks it down for ``retry_after`` seconds, during which every
 `get` misses and every `set` is dropped at no cost, so the API answers from the stores (slower) and
@@ -217,3 +219,13 @@ class Cache:
         """Delete every key under this prefix (tests, `tipoff serve --flush-cache`)."""
         doomed = self.keys("*")
         return int(self._call(lambda: self._client.delete(*doomed), 0)) if doomed else 0
+
+
+def invalidate_cache(event: str, dates: Iterable[str | None] = (None,),
+                     cache: Cache | None = None) -> int:
+    """What a writer calls when its data lands (`event`: `odds` -- an odds snapshot of `dates` --,
+    or `promotion`): the stale entries go from Redis (0 when Redis is down; keys carry versions
+    and data digests besides, so nothing stale is served either way)."""
+    kinds = {"odds": ON_ODDS, "promotion": ON_PROMOTION}[event]
+    cache = cache or Cache()
+    return sum(cache.invalidate(d, kinds) for d in dates)

@@ -3,7 +3,11 @@
 `TIPOFF_PREDICTIONS_URL` picks the database (SQLAlchemy URL, e.g.
 `postgresql+psycopg2://postgres@127.0.0.1:5432/tipoff`); default `sqlite:///<data root>/predictions.db`.
 Re-scoring the same (game, run_as_of_ts, model_version) replaces its row instead of duplicating it.
-`kind` says what was predicted: `pregame` (the slate's scores) or `halftime` (in-game scores).
+`kind` says what was predicted: `pregame` (the slate's scores), `halftime` (in-game scores) or
+`on_demand` (a `/v1/predict` answer of `tipoff serve` while a traffic split is on; `variant` names
+the arm: `control` answered by production, `treatment` by the shadow candidate).
+`record_json` keeps the whole scored row (every `game_scores` column), so the HTTP API can answer
+slates and games from the log alone when it is in PostgreSQL (several API processes, one truth).
 `role` says which model made it: `production` (the version the slate of record was scored with) or
 `shadow` (the newest registered candidate, scored beside production on the same slate and as-of;
 see `ModelRegistry.load_shadow`).  A shadow row has its own model_version, so the key
@@ -11,6 +15,7 @@ see `ModelRegistry.load_shadow`).  A shadow row has its own model_version, so th
 """
 from __future__ import annotations
 
+import json
 import os
 
 import pandas as pd
@@ -18,7 +23,7 @@ import sqlalchemy as sa
 
 from resources import storage
 
-PREGAME, HALFTIME = "pregame", "halftime"
+PREGAME, HALFTIME, ON_DEMAND = "pregame", "halftime", "on_demand"
 PRODUCTION, SHADOW = "production", "shadow"
 METADATA = sa.MetaData()
 PREDICTIONS = sa.Table(
@@ -52,8 +57,12 @@ PREDICTIONS = sa.Table(
     # (`monitoring.clv`; `update_clv`)
     sa.Column("ml_clv", sa.Float), sa.Column("spread_clv_points", sa.Float),
     sa.Column("total_clv_points", sa.Float), sa.Column("clv_close_ts", sa.String(32)),
+    # the arm of an on-demand answer under a traffic split; the whole scored row (the API reads it)
+    sa.Column("variant", sa.String(16)),
+    sa.Column("record_json", sa.Text),
 )
-COLUMNS = [c.name for c in PREDICTIONS.columns]
+RECORD = "record_json"
+COLUMNS = [c.name for c in PREDICTIONS.columns if c.name != RECORD]  # what `read` returns
 KEY = ("game_id", "run_as_of_ts", "model_version")
 CLV_COLUMNS = ["ml_clv", "spread_clv_points", "total_clv_points", "clv_close_ts"]
 
@@ -94,8 +103,11 @@ class PredictionsLog:
             rows = rows.assign(kind=PREGAME)  # writers from before `kind` existed log slates
         if "role" not in rows:
             rows = rows.assign(role=PRODUCTION)  # ... and production's predictions
+        if RECORD not in rows:  # the whole scored row, what the API answers from
+            rows = rows.assign(**{RECORD: [json.dumps(r, separators=(",", ":")) for r in json.loads(
+                rows.to_json(orient="records", date_format="iso", date_unit="us"))]})
         # writers that know fewer columns (halftime, older callers) leave the others empty
-        rows = rows.reindex(columns=COLUMNS)
+        rows = rows.reindex(columns=[*COLUMNS, RECORD])
         records = rows.astype(object).where(rows.notna(), None).to_dict("records")
         with self.engine.begin() as con:
             for r in records:
@@ -122,7 +134,7 @@ class PredictionsLog:
     def read(self, game_date: str | None = None, kind: str | None = None,
              role: str | None = None, *, dates: list[str] | None = None) -> pd.DataFrame:
         """Rows of one date (or of `dates`), optionally of one kind / role."""
-        q = sa.select(PREDICTIONS)
+        q = sa.select(*(PREDICTIONS.c[c] for c in COLUMNS))
         if game_date:
             q = q.where(PREDICTIONS.c.game_date == game_date)
         if dates is not None:
@@ -133,3 +145,37 @@ class PredictionsLog:
             q = q.where(PREDICTIONS.c.role == role)
         with self.engine.connect() as con:
             return pd.DataFrame(con.execute(q).mappings().all(), columns=COLUMNS)
+
+    # -- what the HTTP API reads when the log is its store of record (PostgreSQL)
+    def latest_run(self, game_date: str, kind: str = PREGAME, role: str = PRODUCTION) -> str | None:
+        """The newest run_as_of_ts logged for a date (of one kind and role), or None."""
+        q = sa.select(sa.func.max(PREDICTIONS.c.run_as_of_ts)).where(
+            PREDICTIONS.c.game_date == game_date, PREDICTIONS.c.kind == kind,
+            PREDICTIONS.c.role == role)
+        with self.engine.connect() as con:
+            return con.execute(q).scalar()
+
+    def run_records(self, game_date: str, run_as_of_ts: str, kind: str = PREGAME,
+                    role: str = PRODUCTION) -> list[tuple[str, dict]]:
+        """(model_version, the stored row) of every game of one logged run."""
+        q = sa.select(PREDICTIONS.c.model_version, PREDICTIONS.c[RECORD]).where(
+            PREDICTIONS.c.game_date == game_date, PREDICTIONS.c.run_as_of_ts == run_as_of_ts,
+            PREDICTIONS.c.kind == kind, PREDICTIONS.c.role == role)
+        with self.engine.connect() as con:
+            rows = con.execute(q).all()
+        return [(v, json.loads(r)) for v, r in rows if r]
+
+    def game_date_of(self, game_id: str) -> str | None:
+        q = sa.select(PREDICTIONS.c.game_date).where(PREDICTIONS.c.game_id == game_id).limit(1)
+        with self.engine.connect() as con:
+            return con.execute(q).scalar()
+
+    def latest_date(self, kind: str = PREGAME, role: str = PRODUCTION) -> str | None:
+        q = sa.select(sa.func.max(PREDICTIONS.c.game_date)).where(
+            PREDICTIONS.c.kind == kind, PREDICTIONS.c.role == role)
+        with self.engine.connect() as con:
+            return con.execute(q).scalar()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"

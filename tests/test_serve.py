@@ -2,22 +2,35 @@
 the real Redis (a unique key prefix per test run, removed afterwards) and with Redis unreachable."""
 from __future__ import annotations
 
+import itertools
+import json
 import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline_assets import halftime, steps
+from pipeline_assets import halftime, scoring, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
-from pipeline_assets.serving import Service
+from pipeline_assets.serving import Plan, Service, ab_arm, ab_split_from_env
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
+from resources.predictions_log import PredictionsLog
+from resources.registry import ModelRegistry
 from sensors.cache import on_run_success
+from tests.test_shadow import _copy as _copy_with_shadow
 from tests.helpers import build_trained_store, partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
 
@@ -162,8 +175,9 @@ def test_predict_a_scheduled_game_matches_the_slate_and_is_cached(env, cache):
     assert p["as_of"] == NOW.isoformat() and p["home"]["state"]["games"] > 10
     again = client.get("/v1/predict", params=q).json()
     assert again["cached"] is True and again["p_home_win"] == p["p_home_win"]
-    for kind, parts in (("predict", None), ("team", (DAY, g["home"]["abbr"])), ("odds", (DAY,)),
-                        ("model", None)):
+    tag = service.data_tag(DAY)  # what the date's answers were computed from
+    for kind, parts in (("predict", None), ("team", (DAY, g["home"]["abbr"], tag)),
+                        ("odds", (DAY, tag)), ("model", None)):
         keys = cache.keys(f"{kind}:*")
         assert keys, kind
         if parts:
@@ -322,3 +336,245 @@ def test_serve_subcommand_defaults():
     args = parser().parse_args(["serve"])
     assert (args.host, args.port, args.workers) == ("127.0.0.1", 8000, 1)
     assert parser().parse_args(["serve", "--port", "9001"]).port == 9001
+
+
+# ----------------------------------------------------------------------------- several processes
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(env: dict) -> tuple[subprocess.Popen, str]:
+    """`tipoff serve` in a child process on a free port; (process, base URL) once /healthz answers."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline_assets.cli", "serve", "--port",
+                             str(port), "--log-level", "warning"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"tipoff serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("tipoff serve did not answer /healthz in 120 s")
+
+
+def test_two_api_processes_answer_from_the_postgres_log_and_share_redis(
+        env, cache, pg_database, tmp_path, monkeypatch):
+    """Two `tipoff serve` processes over the predictions log in the real PostgreSQL and the real
+    Redis, with NO file store of their own: both answer the slate and a game from the log, the
+    same; a new live run logged is answered by both once the cache sensor has run."""
+    root = tmp_path / "store"
+    shutil.copytree(env, root)
+    _use(monkeypatch, root)
+    url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{pg_database}"
+    log = PredictionsLog(url)
+    day = "2025-12-12"
+    steps.run(date=day, as_of=f"{day}T16:00:00+00:00", root=root, n_sims=2000,
+              predictions_log=log)
+    table = read_table("game_scores", day, root=root)
+    empty = tmp_path / "api-root"  # the servers see no parquet, no models: the log is all
+    empty.mkdir()
+    child = dict(os.environ, TIPOFF_DATA_DIR=str(empty), TIPOFF_PREDICTIONS_URL=url,
+                 TIPOFF_CACHE_PREFIX=cache.prefix, PYTHONPATH=str(Path(__file__).parents[1]))
+    child.pop("TIPOFF_REDIS_URL", None)
+    servers = [_serve(child) for _ in range(2)]
+    try:
+        (_, u1), (_, u2) = servers
+        for u in (u1, u2):
+            assert httpx.get(f"{u}/healthz").json()["data"]["predictions_from"] == "predictions log"
+        a = httpx.get(f"{u1}/v1/slates/{day}").json()
+        b = httpx.get(f"{u2}/v1/slates/{day}").json()
+        assert (a.pop("cached"), b.pop("cached")) == (False, True)   # one Redis for both
+        assert a == b and a["run"] == "20251212T160000Z" and len(a["games"]) == len(table)
+        want = dict(zip(table["game_id"].astype(str), table["p_home_win"]))
+        assert {g["game_id"]: g["p_home_win"] for g in a["games"]} == pytest.approx(want)
+        assert cache.ttl("slate", day, a["run"]) <= TTL_SECONDS["slate"]
+        gid = a["games"][-1]["game_id"]
+        ga = httpx.get(f"{u1}/v1/games/{gid}").json()
+        gb = httpx.get(f"{u2}/v1/games/{gid}").json()
+        assert ga["prediction"] == gb["prediction"] == a["games"][-1]
+
+        # a later live run lands in the log; the cache sensor invalidates and warms
+        steps.run(date=day, as_of=f"{day}T18:00:00+00:00", root=root, n_sims=2000,
+                  predictions_log=log)
+        out = on_run_success("live_job", day, Service(root=root, cache=cache, log=log,
+                                                      clock=lambda: NOW, n_sims=2000))
+        assert out["warmed"] is True
+        a2 = httpx.get(f"{u1}/v1/slates/{day}").json()
+        b2 = httpx.get(f"{u2}/v1/slates/{day}").json()
+        assert a2["run"] == b2["run"] == "20251212T180000Z" and a2["cached"] and b2["cached"]
+        assert httpx.get(f"{u2}/v1/games/{gid}").json()["prediction"]["run"] == "20251212T180000Z"
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(15)
+    # reruns replace their rows: logging a run again does not double it
+    rows = log.read(day, kind="pregame", role="production")
+    assert len(rows) == 2 * len(table)
+    log.append(scoring.prediction_log_rows(table, pd.Timestamp(f"{day}T16:00:00+00:00"),
+                                           rows["model_version"].iloc[0], "simulated"))
+    assert len(log.read(day, kind="pregame", role="production")) == 2 * len(table)
+
+
+# ----------------------------------------------------------------------------- traffic split
+
+def test_ab_split_is_deterministic_and_sends_its_share_to_the_candidate(monkeypatch):
+    arms = [ab_arm(0.1, DAY, "BOS", "LAL", i) for i in range(4000)]
+    assert 0.08 < arms.count("treatment") / len(arms) < 0.12
+    assert arms == [ab_arm(0.1, DAY, "BOS", "LAL", i) for i in range(4000)]   # same request, same arm
+    assert set(ab_arm(0.0, DAY, i) for i in range(100)) == {"control"}
+    monkeypatch.setenv("TIPOFF_AB_SPLIT", "0.1")
+    assert ab_split_from_env() == 0.1
+    for bad in ("ten percent", "1.5", "-0.1"):
+        monkeypatch.setenv("TIPOFF_AB_SPLIT", bad)
+        with pytest.raises(ValueError, match="TIPOFF_AB_SPLIT"):
+            ab_split_from_env()
+    from pipeline_assets.cli import main
+    assert main(["serve"]) == 2   # `tipoff serve` refuses it in one line before uvicorn starts
+
+
+def test_ab_split_answers_with_the_candidate_and_logs_both_arms(env, cache, tmp_path, monkeypatch):
+    root, candidate = _copy_with_shadow(env, tmp_path / "ab", True)
+    _use(monkeypatch, root)
+    prod = ModelRegistry(root / "models").production_version("win_market_free")
+    ticks = itertools.count()  # each request its own instant: the log's key has run_as_of_ts
+    service = Service(root=root, cache=cache, n_sims=500, ab_split=0.5,
+                      clock=lambda: NOW + pd.Timedelta(milliseconds=next(ticks)))
+    client = TestClient(create_app(service, api_keys=()))
+    seen = {}
+    for i in range(24):
+        q = {"home": "BOS", "away": "LAL", "date": DAY, "home_ml": -120 - i, "away_ml": 105}
+        r = client.get("/v1/predict", params=q).json()
+        prices = {"spread": None, "total": None, "home_ml": float(q["home_ml"]), "away_ml": 105.0}
+        arm = ab_arm(0.5, DAY, "BOS", "LAL", json.dumps(prices, sort_keys=True))
+        assert r["variant"] == arm and r["cached"] is False
+        assert (r["model_version"], r["role"]) == ((candidate, "shadow") if arm == "treatment"
+                                                   else (prod, "production"))
+        seen[arm] = seen.get(arm, 0) + 1
+        again = client.get("/v1/predict", params=q).json()
+        assert again["cached"] is True and again["variant"] == arm
+    assert seen.get("treatment", 0) > 0 and seen.get("control", 0) > 0
+    assert service.flush_log() == 24
+    log = PredictionsLog(f"sqlite:///{root / 'predictions.db'}").read(DAY, kind="on_demand")
+    assert len(log) == 24 and log["variant"].value_counts().to_dict() == seen
+    assert set(log.loc[log["variant"] == "treatment", "model_version"]) == {candidate}
+    assert set(log.loc[log["variant"] == "treatment", "role"]) == {"shadow"}
+    assert set(log.loc[log["variant"] == "control", "model_version"]) == {prod}
+    # slates and the models' own comparison never see on-demand rows
+    pregame = PredictionsLog(f"sqlite:///{root / 'predictions.db'}").read(DAY, kind="pregame")
+    assert len(pregame) and pregame["variant"].isna().all()
+
+
+# ----------------------------------------------------------------------------- writers invalidate
+
+def _seed(cache: Cache, day: str, other: str) -> None:
+    for kind in ("odds", "predict", "slate", "team"):
+        cache.set(kind, {"x": 1}, day, "old")
+    cache.set("predict", {"x": 1}, other, "old")
+    cache.set("model", {"x": 1}, "production", "old")
+
+
+def test_odds_snapshot_runs_and_the_odds_backfill_invalidate_their_dates(env, cache, tmp_path,
+                                                                        monkeypatch):
+    """An odds_job run (what the odds cadence sensor launches; live_job runs the same asset) and
+    `tipoff odds backfill` drop the odds and on-demand predictions of the dates they wrote,
+    nothing else."""
+    import dagster as dg
+
+    from pipeline_assets import odds_history
+    from pipeline_assets.definitions import defs
+    from resources.sources.simulated import SimulatedSource
+    from tests.helpers import QUIET
+    root = tmp_path / "odds"
+    shutil.copytree(env, root)
+    _use(monkeypatch, root)
+    monkeypatch.setenv("TIPOFF_CACHE_PREFIX", cache.prefix)
+    _seed(cache, DAY, "2025-12-12")
+    r = defs.resolve_job_def("odds_job").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key=DAY, run_config=QUIET,
+        tags={"tipoff/run_as_of_ts": f"{DAY}T18:00:00+00:00"})
+    assert r.success
+    assert r.asset_materializations_for_node("odds_snapshot")[0].metadata[
+        "cache_entries_invalidated"].value == 2
+    assert not cache.keys(f"odds:{DAY}:*") and not cache.keys(f"predict:{DAY}:*")
+    assert cache.keys(f"slate:{DAY}:*") and cache.keys(f"team:{DAY}:*")
+    assert cache.keys("predict:2025-12-12:*") and cache.keys("model:*")
+
+    _seed(cache, "2025-12-12", DAY)
+    report = odds_history.backfill(SimulatedSource(seed=7), pd.Timestamp("2025-12-12").date(),
+                                   pd.Timestamp("2025-12-12").date(),
+                                   odds_history.SlotPlan.parse("close", None, None), root,
+                                   now=pd.Timestamp("2026-06-01T00:00:00Z"), log=lambda _: None)
+    assert report.written
+    assert not cache.keys("predict:2025-12-12:*") and not cache.keys("odds:2025-12-12:*")
+    assert cache.keys(f"predict:{DAY}:*") and cache.keys("slate:2025-12-12:*")
+
+
+def test_promotion_and_rollback_from_the_cli_invalidate_models_and_predictions(
+        env, cache, tmp_path, monkeypatch, capsys):
+    from pipeline_assets.cli import main
+    root, candidate = _copy_with_shadow(env, tmp_path / "promo", True)
+    _use(monkeypatch, root)
+    monkeypatch.setenv("TIPOFF_CACHE_PREFIX", cache.prefix)
+    _seed(cache, DAY, "2025-12-12")
+    assert main(["models", "promote", "win_market_free", candidate]) == 0
+    assert not cache.keys("model:*") and not cache.keys("predict:*")
+    assert cache.keys(f"slate:{DAY}:*") and cache.keys(f"odds:{DAY}:*")
+    _seed(cache, DAY, "2025-12-12")
+    assert main(["models", "rollback", "win_market_free"]) == 0
+    assert not cache.keys("model:*") and not cache.keys("predict:*")
+
+
+def test_keys_carry_versions_and_data_digests_so_stale_entries_are_never_served(
+        env, cache, tmp_path, monkeypatch):
+    """Without any invalidation (Redis kept its entries): a new odds snapshot, or a new
+    production version, makes the same request a new key."""
+    from pipeline_assets import collect, serving
+    from resources.sources.simulated import SimulatedSource
+    root, candidate = _copy_with_shadow(env, tmp_path / "digest", True)
+    _use(monkeypatch, root)
+    monkeypatch.setattr(serving, "RECHECK_SECONDS", 0.0)
+    service = Service(root=root, cache=cache, clock=lambda: NOW, n_sims=500)
+    q = dict(home="BOS", away="LAL", day=DAY)
+    first = service.predict(**q)
+    assert first["cached"] is False and service.predict(**q)["cached"] is True
+    as_of = pd.Timestamp(f"{DAY}T17:10:00Z")
+    collect.write_snapshot(collect.fetch(SimulatedSource(seed=7), "odds", DAY, as_of, root), DAY,
+                           as_of, root)
+    again = service.predict(**q)
+    assert again["cached"] is False and len(cache.keys(f"predict:{DAY}:*")) == 2
+    ModelRegistry(root / "models").promote("win_market_free", candidate, force=True,
+                                           reason="test")
+    promoted = service.predict(**q)
+    assert promoted["cached"] is False and promoted["model_version"] == candidate
+
+
+def test_identical_concurrent_misses_are_computed_once(env, cache):
+    """Single-flight: six identical misses at once run `produce` once and get the same answer."""
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    calls, release = [], threading.Event()
+
+    def produce():
+        calls.append(1)
+        release.wait(30)
+        return {"p_home_win": 0.6}
+    plan = Plan("predict", (DAY, "single-flight", uuid.uuid4().hex), produce)
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(service.answer(plan))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)  # let them pile up (a late one finds the value in Redis: still one call)
+    release.set()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(out) == 6 and {o["p_home_win"] for o in out} == {0.6}
+    assert service.answer(plan)["cached"] is True
