@@ -66,7 +66,7 @@ def test_models_trained_registered_and_promoted(pipeline):
         assert meta["train_end"] < meta["gate_window"][0]   # the gate window was held out
         assert meta["mlflow_run_id"]
         assert (root / "models" / name / v / "features.txt").read_text().strip()
-    assert (root / "mlruns").is_dir()
+    assert (root / "mlflow.db").is_file() and (root / "mlartifacts").is_dir()
 
 
 def test_scores_have_distributions_edge_and_stake(pipeline):
