@@ -53,7 +53,7 @@ def calibration_markdown(curves: dict[str, tuple], bins: int = 10) -> str:
                    color=line.get_color(), zorder=3)
         hist.hist(p, bins=np.linspace(0, 1, bins * 2 + 1), histtype="step",
                   color=line.get_color(), lw=1.5)
-    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="observed home win rate",
+    ax.set(xlim=(0, 1), ylim=(-0.03, 1.03), ylabel="observed home win rate",
            title=f"Calibration on the gate window ({n} games)")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
@@ -67,7 +67,7 @@ def importance_markdown(weights: dict[str, float], title: str,
     top (positive: raises the predicted value)."""
     plt = pyplot()
     items = sorted(weights.items(), key=lambda kv: abs(kv[1]))
-    fig, ax = plt.subplots(figsize=(5.2, 0.45 * len(items) + 1.2))
+    fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(items) + 1.4))
     vals = [v for _, v in items]
     ax.barh([k for k, _ in items], vals, color=["#2b7bba" if v >= 0 else "#d1495b" for v in vals])
     ax.axvline(0, c="0.3", lw=0.8)

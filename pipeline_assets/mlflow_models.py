@@ -32,6 +32,7 @@ import json
 import logging
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -40,7 +41,7 @@ import pandas as pd
 
 from pipeline_assets.features.schema import SCHEMAS
 from pipeline_assets.training import minutes_prediction, win_probability
-from resources.mlflow_tracking import MlflowTracking
+from resources.mlflow_tracking import MlflowTracking, quiet_logs
 from resources.registry import FEATURES_FILE, METADATA_FILE, MODEL_FILE, ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def save_model_dir(family: str, model_pickle: bytes, feature_cols: Iterable[str]
     them) into ``dest`` (must not exist); returns ``dest``."""
     import mlflow.pyfunc
 
+    quiet_logs()
     kind = kind_of(family)
     with tempfile.TemporaryDirectory(prefix="tipoff-pyfunc-") as tmp:
         data = Path(tmp) / "data"
@@ -162,9 +164,11 @@ def save_model_dir(family: str, model_pickle: bytes, feature_cols: Iterable[str]
         (data / MODEL_FILE).write_bytes(model_pickle)
         (data / FEATURES_FILE).write_text("".join(f"{c}\n" for c in feature_cols))
         (data / KIND_FILE).write_text(json.dumps({"family": family, "kind": kind}))
-        mlflow.pyfunc.save_model(str(dest), loader_module=__name__, data_path=str(data),
-                                 signature=signature(kind), input_example=input_example,
-                                 pip_requirements=_requirements())
+        with warnings.catch_warnings():  # no input example when logged by sync-mlflow: known
+            warnings.filterwarnings("ignore", message=".*input example was not provided")
+            mlflow.pyfunc.save_model(str(dest), loader_module=__name__, data_path=str(data),
+                                     signature=signature(kind), input_example=input_example,
+                                     pip_requirements=_requirements())
     return dest
 
 

@@ -88,8 +88,8 @@ def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: Sto
     md["calibration"] = dg.MetadataValue.md(calibration_markdown(
         {r.name: (r.extra["y_window"], r.extra["p_window"]) for r in reports}))
     md["feature_importance"] = dg.MetadataValue.md(importance_markdown(
-        reports[0].extra["lineup"]["coef"],
-        f"{reports[0].name}: logistic coefficients (standardized features)"))
+        reports[0].extra["lineup"]["coef"], f"{reports[0].name}: feature weights",
+        "logistic coefficient (per standard deviation; home_flag per unit)"))
     return dg.MaterializeResult(metadata=md, tags={PROMOTED_TAG: str(any(r.promoted for r in reports))})
 
 

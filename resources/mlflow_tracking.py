@@ -56,6 +56,14 @@ def _quiet_env() -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+def quiet_logs() -> None:
+    """MLflow's INFO lines (schema migrations, "validating input example") and download
+    progress bars stay out of Tipoff's output; its warnings still show."""
+    import logging
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
 def registered_name(family: str) -> str:
     """The MLflow registered model of a Tipoff model family (``tipoff models list`` names)."""
     return f"{REGISTERED_PREFIX}{family}"
@@ -101,6 +109,7 @@ class MlflowTracking:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
+        quiet_logs()
         client = MlflowClient(tracking_uri=uri)
         exp = client.get_experiment_by_name(self.experiment)
         if exp is None:
