@@ -5,7 +5,8 @@ Tracking URI: ``tracking_uri`` if set, else ``$MLFLOW_TRACKING_URI``, else the l
 the file store: MLflow 3 keeps the file store in maintenance mode and its model registry is what
 Tipoff mirrors its versions into (``tipoff.<family>``, see ``sync_family``).  Production points
 ``MLFLOW_TRACKING_URI`` at a tracking server or straight at PostgreSQL
-(``postgresql://user@host/mlflow``).  A configured ``file:`` URI still tracks runs (this resource
+(``postgresql://user@host/mlflow``; artifacts then default to ``<data root>/mlartifacts``, a
+shared volume, or ``artifact_root``).  A configured ``file:`` URI still tracks runs (this resource
 sets ``MLFLOW_ALLOW_FILE_STORE=true`` for it) but the registry mirror then fails with a warning.
 
 With SQLite the experiment's artifact location must be given explicitly -- MLflow's default is
@@ -37,6 +38,7 @@ REGISTERED_PREFIX = "tipoff."
 VERSION_TAG, STATE_TAG = "tipoff_version", "tipoff_state"  # on every MLflow model version
 PRODUCTION_ALIAS = "production"
 MODEL_ARTIFACT = "model"  # where a run keeps its MLflow model (MLmodel + data)
+_DATABASES = ("postgresql", "mysql", "mssql")  # SQLAlchemy URIs MLflow stores runs in
 UI_URL_ENV, DEFAULT_UI_URL = "TIPOFF_MLFLOW_UI_URL", "http://127.0.0.1:5000"
 
 
@@ -95,7 +97,9 @@ class MlflowTracking:
         db = _sqlite_path(uri)
         if db is not None:
             return (db.resolve().parent / "mlartifacts" / _key(self.experiment)).as_uri()
-        return None  # file store / server: its own default
+        if uri.split(":", 1)[0].split("+", 1)[0] in _DATABASES:  # e.g. PostgreSQL: not ./mlruns
+            return (storage.data_root() / "mlartifacts" / _key(self.experiment)).as_uri()
+        return None  # file store / tracking server: its own default
 
     def client(self):
         """(MlflowClient, experiment_id), creating the experiment if needed."""
