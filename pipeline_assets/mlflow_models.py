@@ -5,7 +5,7 @@ model is a composite a native flavor cannot hold: the win models are the expecte
 (box weights + a LightGBM availability classifier + a logistic model on its strength columns, and
 for ``win_with_market`` a market stack on top), the minutes model is the same lineup model with
 LightGBM quantile boosters and a reconciliation step.  The MLflow model directory holds the very
-pickle Tipoff's registry stores (``data/model.pkl``) and this module as its loader
+pickle Tipoff's registry stores (``data/tipoff/model.pkl``) and this module as its loader
 (``loader_module``), so ``mlflow.pyfunc.load_model("models:/tipoff.win_market_free@production")``
 predicts exactly what the scorers do.  Loading it needs the ``tipoff`` package installed.
 
@@ -128,7 +128,7 @@ class TipoffPyfunc:
 
 
 def _load_pyfunc(data_path: str) -> TipoffPyfunc:
-    """MLflow's ``loader_module`` hook: ``data_path`` is the model directory's ``data/``."""
+    """MLflow's ``loader_module`` hook: ``data_path`` is the model directory's ``data/tipoff``."""
     folder = Path(data_path)
     info = json.loads((folder / KIND_FILE).read_text())
     model = pickle.loads((folder / MODEL_FILE).read_bytes())
@@ -159,7 +159,7 @@ def save_model_dir(family: str, model_pickle: bytes, feature_cols: Iterable[str]
     quiet_logs()
     kind = kind_of(family)
     with tempfile.TemporaryDirectory(prefix="tipoff-pyfunc-") as tmp:
-        data = Path(tmp) / "data"
+        data = Path(tmp) / "tipoff"  # MLflow copies it to the model's data/tipoff/
         data.mkdir()
         (data / MODEL_FILE).write_bytes(model_pickle)
         (data / FEATURES_FILE).write_text("".join(f"{c}\n" for c in feature_cols))

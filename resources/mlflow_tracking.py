@@ -108,13 +108,18 @@ class MlflowTracking:
         if _is_file_store(uri):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         db = _sqlite_path(uri)
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
         quiet_logs()
-        client = MlflowClient(tracking_uri=uri)
+        if db is None:
+            client = MlflowClient(tracking_uri=uri)
+        else:
+            # a new database is migrated when the client opens it: one process at a time (two
+            # steps on Celery workers would otherwise race on the schema); later opens ~10 ms
+            db.parent.mkdir(parents=True, exist_ok=True)
+            with storage.locked(db):
+                client = MlflowClient(tracking_uri=uri)
         exp = client.get_experiment_by_name(self.experiment)
         if exp is None:
             try:
