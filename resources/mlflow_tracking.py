@@ -5,7 +5,8 @@ Tracking URI: ``tracking_uri`` if set, else ``$MLFLOW_TRACKING_URI``, else the l
 the file store: MLflow 3 keeps the file store in maintenance mode and its model registry is what
 Tipoff mirrors its versions into (``tipoff.<family>``, see ``sync_family``).  Production points
 ``MLFLOW_TRACKING_URI`` at a tracking server or straight at PostgreSQL
-(``postgresql://user@host/mlflow``; artifacts then default to ``<data root>/mlartifacts``, a
+(``postgresql+psycopg2://user@host/mlflow`` -- with SQLAlchemy 2.1 a bare ``postgresql://``
+wants psycopg 3, which is not installed; artifacts then default to ``<data root>/mlartifacts``, a
 shared volume, or ``artifact_root``).  A configured ``file:`` URI still tracks runs (this resource
 sets ``MLFLOW_ALLOW_FILE_STORE=true`` for it) but the registry mirror then fails with a warning.
 
