@@ -36,8 +36,7 @@ NOW = f"{DAY}T17:30:00+00:00"
 
 def build_store(root: Path) -> None:
     os.environ.update(TIPOFF_DATA_DIR=str(root), TIPOFF_SOURCE="simulated", TIPOFF_SEED="7",
-                      TIPOFF_SHOCK="", MLFLOW_TRACKING_URI=f"file://{root / 'mlruns'}",
-                      MLFLOW_ALLOW_FILE_STORE="true")
+                      TIPOFF_SHOCK="", MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
     import dagster as dg
 
     from pipeline_assets import steps
