@@ -271,10 +271,12 @@ score_assets = [game_scores, minutes_scores]
 def _feature_check(reg, names: list[str]) -> dg.AssetCheckResult:
     checked = {n: training.versions_to_check(reg, n) for n in names}
     problems = [p for n in names for p in training.feature_problems(reg, n, checked[n])]
-    if not any(checked.values()):
+    empty = not any(checked.values())  # nothing to check yet: a warning, not an error
+    if empty:
         problems = [f"no version of {', '.join(names)} registered yet"]
     return dg.AssetCheckResult(
-        passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN if empty else dg.AssetCheckSeverity.ERROR,
         description="; ".join(problems) or "feature lists equal the current schema's "
                                             f"({training.FEATURE_SCHEMA_VERSION})",
         metadata={"checked_versions": dg.MetadataValue.json(checked),
@@ -290,8 +292,7 @@ def _gate_check(reg, names: list[str]) -> dg.AssetCheckResult:
         description=("; ".join(f"{n} {outcomes[n]['version']}: {outcomes[n]['reason']}"
                                for n in refused)
                      or "the newest versions passed the promotion gate"),
-        metadata={n: dg.MetadataValue.json({k: v for k, v in o.items()})
-                  for n, o in outcomes.items()})
+        metadata={n: dg.MetadataValue.json(o) for n, o in outcomes.items()})
 
 
 @dg.asset_check(asset=win_model, name="feature_list_matches_schema",

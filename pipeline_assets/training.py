@@ -30,8 +30,7 @@ import pandas as pd
 
 import numpy as np
 
-from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
-from pipeline_assets.features import strength
+from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, strength
 from pipeline_assets.features.schema import SCHEMAS
 from pipeline_assets.models.lineup import (MARKET_INPUTS, MINUTES_CONTEXT, WIN_FEATURES,
                                            fit_minutes_model, fit_win_models,

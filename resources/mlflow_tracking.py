@@ -238,6 +238,7 @@ class MlflowTracking:
                     name, f"runs:/{run_id}/{MODEL_ARTIFACT}", run_id=run_id,
                     tags={VERSION_TAG: tv, STATE_TAG: state},
                     description=f"Tipoff {family} {tv}")
+                client.set_tag(run_id, VERSION_TAG, tv)  # the run page names its version too
                 have[tv] = mv
                 out["registered"].append(tv)
             elif mv.tags.get(STATE_TAG) != state:
