@@ -109,3 +109,48 @@ def test_mirror_or_warn_keeps_going_when_mlflow_is_down(mirror_env, monkeypatch,
     assert "tipoff models sync-mlflow" in caplog.text
     with pytest.raises(Exception):
         mlflow_models.mirror(reg, down, [FREE])
+
+
+@pytest.mark.slow  # the MLflow server takes 10-40 s to start on a loaded 2-core machine
+def test_mlflow_ui_on_the_local_store_shows_the_production_alias(tmp_path, monkeypatch):
+    """The README's `mlflow ui --backend-store-uri sqlite:///data/simulated/mlflow.db`, run from
+    a checkout-like folder, serves the mirrored registry with the `production` alias."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from urllib.request import urlopen
+
+    root = tmp_path / "data" / "simulated"
+    monkeypatch.setenv("TIPOFF_DATA_DIR", str(root))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri(root))
+    reg = ModelRegistry(root / "models")
+    version = _register(reg, FREE)
+    reg.promote(FREE, version)
+    mlflow_models.mirror(reg, MlflowTracking())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [str(Path(sys.executable).parent / "mlflow"), "ui", "--backend-store-uri",
+           "sqlite:///data/simulated/mlflow.db", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get?name=tipoff.{FREE}"
+        deadline, body = time.monotonic() + 120, None
+        while body is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                body = json.loads(urlopen(url, timeout=5).read())
+            except OSError:
+                time.sleep(1)
+        assert body is not None, "mlflow ui did not answer"
+        model = body["registered_model"]
+        assert model["aliases"] == [{"alias": "production", "version": "1"}]
+        tags = {t["key"]: t["value"] for t in model["latest_versions"][0]["tags"]}
+        assert tags == {"tipoff_version": version, "tipoff_state": "production"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
