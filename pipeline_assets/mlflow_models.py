@@ -229,14 +229,26 @@ def mirror_or_warn(registry: ModelRegistry, tracking: MlflowTracking | None,
         return None
 
 
-def run_logger(tracking: MlflowTracking | None, logger=None):
-    """The ``log_run`` of ``training.train_win`` / ``train_minutes``: logs the run with the
-    trained model as an MLflow pyfunc (signature, input example: the first game of the held-out
-    window); returns its id, or None (with a warning) when MLflow fails -- training goes on."""
-    def log_run(*, run_name: str, params: dict, metrics: dict, feature_cols: list[str],
+class TrainingHooks:
+    """Training's MLflow hooks (``training.train_win`` / ``train_minutes``): ``log_run`` logs the
+    run with the trained model as an MLflow pyfunc (signature, input example: the first game of
+    the held-out window), ``on_registry_change`` mirrors the registry after the gate.  Failures
+    are warnings -- training goes on -- and after the first one the others are skipped, so an
+    unreachable tracking server costs one retry budget per asset, not one per call."""
+
+    def __init__(self, registry: ModelRegistry, tracking: MlflowTracking | None, logger=None):
+        self.registry, self.tracking, self.log = registry, tracking, logger or log
+        self.failed: str | None = None
+
+    def _warn(self, what: str, exc: Exception) -> None:
+        self.failed = f"{type(exc).__name__}: {str(exc)[:300]}"
+        self.log.warning(f"MLflow: {what} ({self.failed}); training goes on and skips MLflow "
+                         "for the rest of this step -- `tipoff models sync-mlflow` catches up")
+
+    def log_run(self, *, run_name: str, params: dict, metrics: dict, feature_cols: list[str],
                 tags: dict, family: str, model, games: pd.DataFrame, players: pd.DataFrame
                 ) -> str | None:
-        if tracking is None:
+        if self.tracking is None or self.failed:
             return None
         try:
             kind = kind_of(family)
@@ -245,12 +257,20 @@ def run_logger(tracking: MlflowTracking | None, logger=None):
                 model_dir = save_model_dir(
                     family, pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL), feature_cols,
                     Path(tmp) / "model", example)
-                return tracking.log_training(run_name, params=params, metrics=metrics,
-                                             feature_cols=feature_cols, model_path=model_dir,
-                                             tags=tags)
+                return self.tracking.log_training(run_name, params=params, metrics=metrics,
+                                                  feature_cols=feature_cols,
+                                                  model_path=model_dir, tags=tags)
         except Exception as exc:  # noqa: BLE001 - tracking must never stop training
-            (logger or log).warning(
-                f"MLflow run of {family} not logged ({type(exc).__name__}: {str(exc)[:300]}); "
-                "training goes on -- `tipoff models sync-mlflow` logs the version later")
+            self._warn(f"run of {family} not logged", exc)
             return None
-    return log_run
+
+    def on_registry_change(self, names: list[str]) -> None:
+        if self.tracking is None or self.failed:
+            return
+        try:
+            mirror(self.registry, self.tracking, names)
+        except Exception as exc:  # noqa: BLE001 - MLflow is a mirror; training goes on
+            self._warn(f"registry of {', '.join(names)} not mirrored", exc)
+
+    def kwargs(self) -> dict:
+        return {"log_run": self.log_run, "on_registry_change": self.on_registry_change}

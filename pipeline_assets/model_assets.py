@@ -117,9 +117,7 @@ def minutes_model(context: dg.AssetExecutionContext, config: TrainConfig, store:
 def _mlflow_hooks(context, reg, tracking) -> dict:
     """Training's MLflow hooks: log each model as an MLflow model, then mirror the registry's
     versions, states and `production` alias into MLflow (failures are warnings)."""
-    return {"log_run": mlflow_models.run_logger(tracking, context.log),
-            "on_registry_change": lambda names: mlflow_models.mirror_or_warn(
-                reg, tracking, names, context.log)}
+    return mlflow_models.TrainingHooks(reg, tracking, context.log).kwargs()
 
 
 def _mlflow_links(context, tracking, reports) -> dict:

@@ -117,7 +117,7 @@ def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: 
     players=)` logs each trained model before it is registered and returns the MLflow run id
     (or None): `model` is the object the registry stores, `games` / `players` the held-out
     window (an input example).  `on_registry_change(names)` runs after the gates (the MLflow
-    mirror, `mlflow_models.mirror_or_warn`)."""
+    mirror; see `mlflow_models.TrainingHooks`)."""
     t0 = time.perf_counter()
     df = labelled_games(gold_games, until)
     notes = {WIN_FREE: shadow_gate_notes(registry, WIN_FREE, predictions_log, df,

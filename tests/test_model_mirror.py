@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipeline_assets import mlflow_models, training
@@ -109,6 +110,31 @@ def test_mirror_or_warn_keeps_going_when_mlflow_is_down(mirror_env, monkeypatch,
     assert "tipoff models sync-mlflow" in caplog.text
     with pytest.raises(Exception):
         mlflow_models.mirror(reg, down, [FREE])
+
+
+
+def test_training_hooks_warn_once_and_skip_mlflow_after_a_failure(tmp_path, caplog):
+    class Down:  # a tracking server that never answers; counts what was asked of it
+        calls = 0
+
+        def log_training(self, *a, **k):
+            Down.calls += 1
+            raise ConnectionError("connection refused")
+
+        def sync_family(self, *a, **k):
+            Down.calls += 1
+            raise ConnectionError("connection refused")
+
+    reg = ModelRegistry(tmp_path / "models")
+    hooks = mlflow_models.TrainingHooks(reg, Down())
+    kw = dict(params={}, metrics={}, feature_cols=["a"], tags={}, model={"model": 1},
+              games=pd.DataFrame(), players=pd.DataFrame())
+    with caplog.at_level("WARNING"):
+        assert hooks.log_run(run_name="x", family=FREE, **kw) is None
+        assert hooks.log_run(run_name="y", family=training.WIN_MARKET, **kw) is None
+        hooks.on_registry_change([FREE])
+    assert Down.calls == 1 and "connection refused" in hooks.failed
+    assert caplog.text.count("sync-mlflow") == 1
 
 
 @pytest.mark.slow  # the MLflow server takes 10-40 s to start on a loaded 2-core machine
