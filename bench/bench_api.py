@@ -52,8 +52,7 @@ UNCACHED_P99_GOAL = 200.0
 
 def build_store(root: Path) -> None:
     os.environ.update(TIPOFF_DATA_DIR=str(root), TIPOFF_SOURCE="simulated", TIPOFF_SEED="7",
-                      TIPOFF_SHOCK="", MLFLOW_TRACKING_URI=f"file://{root / 'mlruns'}",
-                      MLFLOW_ALLOW_FILE_STORE="true")
+                      TIPOFF_SHOCK="", MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}")
     import dagster as dg
 
     from pipeline_assets import steps

@@ -16,7 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
-from pipeline_assets import odds_history, steps
+from pipeline_assets import mlflow_models, odds_history, steps
 from pipeline_assets.backtest import run_backtest_cli
 from pipeline_assets.featureio import LiveInputError, parity
 from pipeline_assets.monitoring.live_runs import read_live_runs
@@ -25,6 +25,7 @@ from pipeline_assets.scoring import DEFAULT_N_SIMS, StakePolicy, slate_view
 from pipeline_assets.serving import ab_split_from_env
 from resources import storage
 from resources.cache import invalidate_cache
+from resources.mlflow_tracking import MlflowTracking, registered_name
 from resources.registry import ModelRegistry, RegistryError
 from resources.sources import injury_report
 from resources.sources import source_from_env
@@ -145,7 +146,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_models(args) -> int:
-    """list / promote / rollback through the registry (the production pointer switches atomically)."""
+    """list / promote / rollback through the registry (the production pointer switches
+    atomically; MLflow's mirror follows), sync-mlflow repairs the mirror."""
     try:
         return _models(ModelRegistry(), args)
     except ValueError as exc:  # e.g. an invalid model name
@@ -168,13 +170,38 @@ def _models(reg: ModelRegistry, args) -> int:
         reg.promote(args.name, args.version, reason=args.reason or "manual promotion (CLI)",
                     force=args.force)
         print(f"{args.name}: production is now {args.version}")
+        mlflow_models.mirror_or_warn(reg, MlflowTracking(), [args.name])
         _promotion_landed()
     elif args.action == "rollback":
         if not args.name:
             raise UserError("rollback needs NAME, e.g. `tipoff models rollback win_market_free`")
         version = reg.rollback(args.name, reason=args.reason or "rollback (CLI)")
         print(f"{args.name}: rolled back; production is now {version}")
+        mlflow_models.mirror_or_warn(reg, MlflowTracking(), [args.name])
         _promotion_landed()
+    elif args.action == "sync-mlflow":
+        return _sync_mlflow(reg, args.name)
+    return 0
+
+
+def _sync_mlflow(reg: ModelRegistry, name: str | None) -> int:
+    """Make MLflow's registered models agree with the registry (e.g. after MLflow was down)."""
+    names = [name] if name else sorted(set(reg.list_versions()["name"]))
+    if name and reg.list_versions(name).empty:
+        raise UserError(f"no versions of {name!r} in the registry (see `tipoff models list`)")
+    tracking = MlflowTracking()
+    try:
+        changes = mlflow_models.mirror(reg, tracking, names)
+    except Exception as exc:  # noqa: BLE001 - MLflow unreachable or refusing: one line, exit 1
+        print(f"tipoff models: MLflow at {tracking.resolved_tracking_uri()} could not be synced "
+              f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})", file=sys.stderr)
+        return 1
+    for n, c in changes.items():
+        print(f"{registered_name(n)}: {len(c['registered'])} version(s) registered, "
+              f"{len(c['retagged'])} retagged, alias production -> {c['alias'] or 'none'}"
+              + (" (moved)" if c["alias_moved"] else ""))
+    if not names:
+        print("no model versions yet (materialize win_model / minutes_model, e.g. `tipoff demo`)")
     return 0
 
 
@@ -429,8 +456,9 @@ def parser() -> argparse.ArgumentParser:
                                   "archive date with TIPOFF_SOURCE=archive)")
     d.add_argument("--verbose", action="store_true", help="print every Dagster event (DEBUG)")
     d.set_defaults(fn=cmd_demo)
-    m = sub.add_parser("models", help="list, promote or roll back model versions")
-    m.add_argument("action", choices=["list", "promote", "rollback"])
+    m = sub.add_parser("models", help="list, promote or roll back model versions; "
+                                      "sync-mlflow repairs MLflow's registry from them")
+    m.add_argument("action", choices=["list", "promote", "rollback", "sync-mlflow"])
     m.add_argument("name", nargs="?", help="win_market_free | win_with_market | minutes")
     m.add_argument("version", nargs="?", help="v{YYYYMMDD_HHMMSS} (promote)")
     m.add_argument("--reason", default="", help="why (recorded with the version)")

@@ -19,7 +19,7 @@ from pipeline_assets.feature_assets import feature_assets, feature_checks  # noq
 from pipeline_assets.halftime_assets import halftime_assets  # noqa: E402
 from pipeline_assets.ingest import label_assets, snapshot_assets  # noqa: E402
 from pipeline_assets.jobs import all_jobs  # noqa: E402
-from pipeline_assets.model_assets import model_assets, score_assets  # noqa: E402
+from pipeline_assets.model_assets import model_assets, model_checks, score_assets  # noqa: E402
 from pipeline_assets.monitoring_assets import monitoring_assets  # noqa: E402
 from pipeline_assets.output_checks import output_checks  # noqa: E402
 from pipeline_assets.rating_assets import rating_assets  # noqa: E402
@@ -34,7 +34,7 @@ defs = dg.Definitions(
     assets=dg.map_asset_specs(catalog_spec, [
         *snapshot_assets, *label_assets, *feature_assets, *model_assets, *score_assets,
         *monitoring_assets, *rating_assets, *halftime_assets, backtest_report]),
-    asset_checks=[*feature_checks, *output_checks],
+    asset_checks=[*feature_checks, *model_checks, *output_checks],
     jobs=all_jobs,
     schedules=automation_schedules,
     sensors=automation_sensors,

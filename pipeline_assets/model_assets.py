@@ -9,11 +9,11 @@ import json
 import dagster as dg
 import pandas as pd
 
-from pipeline_assets import scoring, training
+from pipeline_assets import mlflow_models, scoring, training
 from pipeline_assets.feature_assets import live_as_of
 from pipeline_assets.featureio import (LiveInputError, box_history, live_feature_run,
                                        live_feature_summary, odds_at, slate_health)
-from pipeline_assets.metadata import markdown_table
+from pipeline_assets.metadata import calibration_markdown, importance_markdown, markdown_table
 from pipeline_assets.partitions import DAILY
 from resources import storage
 from resources.dagster_resources import (MlflowResource, PredictionsLogResource, RegistryResource,
@@ -68,11 +68,11 @@ def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: Sto
               registry: RegistryResource, mlflow: MlflowResource,
               predictions_log: PredictionsLogResource) -> dg.MaterializeResult:
     games, players = _gold(store, "game"), _gold(store, "minutes")
-    reg = registry.get()
+    reg, tracking = registry.get(), mlflow.get()
     reports = training.train_win(games, players, box_history(store.path()), reg,
                                  until=config.until or None, fast=config.fast,
                                  floors={"max_log_loss": config.max_log_loss},
-                                 log_run=mlflow.get().log_training,
+                                 **_mlflow_hooks(context, reg, tracking),
                                  reason=_trigger(context, config),
                                  predictions_log=predictions_log.get(),
                                  shadow_min_games=config.shadow_min_games)
@@ -84,6 +84,12 @@ def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: Sto
     md.update({f"{r.name}_production": reg.production_version(r.name) or "none" for r in reports})
     md.update({f"{r.name}_log_loss": r.candidate_metrics["log_loss"] for r in reports})
     md["lineup"] = dg.MetadataValue.json(reports[0].extra["lineup"])
+    md.update(_mlflow_links(context, tracking, reports))
+    md["calibration"] = dg.MetadataValue.md(calibration_markdown(
+        {r.name: (r.extra["y_window"], r.extra["p_window"]) for r in reports}))
+    md["feature_importance"] = dg.MetadataValue.md(importance_markdown(
+        reports[0].extra["lineup"]["coef"], f"{reports[0].name}: feature weights",
+        "logistic coefficient (per standard deviation; home_flag per unit)"))
     return dg.MaterializeResult(metadata=md, tags={PROMOTED_TAG: str(any(r.promoted for r in reports))})
 
 
@@ -93,17 +99,39 @@ def win_model(context: dg.AssetExecutionContext, config: TrainConfig, store: Sto
                       "the availability model, versioned and gated on MAE.")
 def minutes_model(context: dg.AssetExecutionContext, config: TrainConfig, store: StorageResource,
                   registry: RegistryResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-    reg = registry.get()
+    reg, tracking = registry.get(), mlflow.get()
     r = training.train_minutes(_gold(store, "minutes"), box_history(store.path()), reg,
                                until=config.until or None, fast=config.fast,
-                               log_run=mlflow.get().log_training, reason=_trigger(context, config))
+                               **_mlflow_hooks(context, reg, tracking),
+                               reason=_trigger(context, config))
     context.log.info(f"minutes {r.version}: {'PROMOTED' if r.promoted else 'kept production'} -- "
                      f"{'; '.join(r.reasons)}")
     md = _report_md([r])
     md.update({"version": r.version, "production": reg.production_version("minutes") or "none",
                "mae": r.candidate_metrics["mae"],
                "coverage_p10_p90": r.candidate_metrics["coverage_p10_p90"]})
+    md.update(_mlflow_links(context, tracking, [r]))
     return dg.MaterializeResult(metadata=md)
+
+
+def _mlflow_hooks(context, reg, tracking) -> dict:
+    """Training's MLflow hooks: log each model as an MLflow model, then mirror the registry's
+    versions, states and `production` alias into MLflow (failures are warnings)."""
+    return mlflow_models.TrainingHooks(reg, tracking, context.log).kwargs()
+
+
+def _mlflow_links(context, tracking, reports) -> dict:
+    """`<name>_mlflow_run`: the run in the MLflow UI (TIPOFF_MLFLOW_UI_URL), per model."""
+    out = {}
+    for r in reports:
+        run_id = r.extra.get("mlflow_run_id")
+        if not run_id:
+            continue
+        try:
+            out[f"{r.name}_mlflow_run"] = dg.MetadataValue.url(tracking.run_url(run_id))
+        except Exception as exc:  # noqa: BLE001 - a link is not worth failing the asset
+            context.log.warning(f"no MLflow link for {r.name}: {exc}")
+    return out
 
 
 # ----------------------------------------------------------------------------- scores
@@ -236,3 +264,64 @@ def minutes_scores(context: dg.AssetExecutionContext, config: ScoreConfig, store
 
 model_assets = [win_model, minutes_model]
 score_assets = [game_scores, minutes_scores]
+
+
+# ----------------------------------------------------------------------------- model checks
+# Cheap: they read the registry's table and each checked version's features.txt /
+# metadata.json (no model is unpickled, no feature partition is read).
+
+def _feature_check(reg, names: list[str]) -> dg.AssetCheckResult:
+    checked = {n: training.versions_to_check(reg, n) for n in names}
+    problems = [p for n in names for p in training.feature_problems(reg, n, checked[n])]
+    empty = not any(checked.values())  # nothing to check yet: a warning, not an error
+    if empty:
+        problems = [f"no version of {', '.join(names)} registered yet"]
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN if empty else dg.AssetCheckSeverity.ERROR,
+        description="; ".join(problems) or "feature lists equal the current schema's "
+                                            f"({training.FEATURE_SCHEMA_VERSION})",
+        metadata={"checked_versions": dg.MetadataValue.json(checked),
+                  "feature_schema_version": training.FEATURE_SCHEMA_VERSION,
+                  "problems": dg.MetadataValue.json(problems)})
+
+
+def _gate_check(reg, names: list[str]) -> dg.AssetCheckResult:
+    outcomes = {n: training.gate_outcome(reg, n) for n in names}
+    refused = [n for n, o in outcomes.items() if o["passed"] is not True]
+    return dg.AssetCheckResult(
+        passed=not refused, severity=dg.AssetCheckSeverity.WARN,
+        description=("; ".join(f"{n} {outcomes[n]['version']}: {outcomes[n]['reason']}"
+                               for n in refused)
+                     or "the newest versions passed the promotion gate"),
+        metadata={n: dg.MetadataValue.json(o) for n, o in outcomes.items()})
+
+
+@dg.asset_check(asset=win_model, name="feature_list_matches_schema",
+                description="The newest and the production win versions were trained on the "
+                            "current feature schema: feature lists equal what this code trains.")
+def win_model_features(registry: RegistryResource) -> dg.AssetCheckResult:
+    return _feature_check(registry.get(), [training.WIN_FREE, training.WIN_MARKET])
+
+
+@dg.asset_check(asset=win_model, name="promotion_gate",
+                description="The newest win versions passed the promotion gate (a refused "
+                            "candidate leaves production as it was: a warning, not an error).")
+def win_model_gate(registry: RegistryResource) -> dg.AssetCheckResult:
+    return _gate_check(registry.get(), [training.WIN_FREE, training.WIN_MARKET])
+
+
+@dg.asset_check(asset=minutes_model, name="feature_list_matches_schema",
+                description="The newest and the production minutes versions were trained on the "
+                            "current feature schema.")
+def minutes_model_features(registry: RegistryResource) -> dg.AssetCheckResult:
+    return _feature_check(registry.get(), [training.MINUTES_NAME])
+
+
+@dg.asset_check(asset=minutes_model, name="promotion_gate",
+                description="The newest minutes version passed the promotion gate (warning).")
+def minutes_model_gate(registry: RegistryResource) -> dg.AssetCheckResult:
+    return _gate_check(registry.get(), [training.MINUTES_NAME])
+
+
+model_checks = [win_model_features, win_model_gate, minutes_model_features, minutes_model_gate]

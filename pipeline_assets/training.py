@@ -20,6 +20,7 @@ decision (the shadow is an earlier candidate, not the one being gated).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -29,12 +30,16 @@ import pandas as pd
 
 import numpy as np
 
-from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION
-from pipeline_assets.models.lineup import fit_minutes_model, fit_win_models, season_box
+from pipeline_assets.features import FEATURE_COLUMNS, FEATURE_SCHEMA_VERSION, strength
+from pipeline_assets.features.schema import SCHEMAS
+from pipeline_assets.models.lineup import (MARKET_INPUTS, MINUTES_CONTEXT, WIN_FEATURES,
+                                           fit_minutes_model, fit_win_models,
+                                           minutes_feature_cols, season_box)
 from pipeline_assets.models.minutes import predict_minutes
 from pipeline_assets.models.win import baseline_logistic
 from pipeline_assets.monitoring.shadow import compare_shadow, shadow_note
-from resources.registry import ModelRegistry, NoProductionModelError, training_metadata
+from resources.registry import (FEATURES_FILE, METADATA_FILE, ModelRegistry,
+                                NoProductionModelError, training_metadata)
 from tipoff_core.domain import metrics
 from tipoff_core.tags import RETRAIN_MANUAL
 
@@ -99,12 +104,20 @@ def win_probability(model, games: pd.DataFrame, players: pd.DataFrame) -> np.nda
 
 def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: pd.DataFrame,
               registry: ModelRegistry, *, until: str | None = None, fast: bool = False,
-              floors: dict | None = None, seed: int = 0, log_run: Callable[..., str] | None = None,
+              floors: dict | None = None, seed: int = 0,
+              log_run: Callable[..., str | None] | None = None,
+              on_registry_change: Callable[[list[str]], object] | None = None,
               reason: str = RETRAIN_MANUAL, predictions_log=None,
               shadow_min_games: int = SHADOW_MIN_GAMES) -> list[TrainReport]:
     """Train both win variants; register, gate and maybe promote each.  With `predictions_log`
     the market-free gate's reasons carry the current shadow version's live record (see module
-    docstring; information only)."""
+    docstring; information only).
+
+    `log_run(run_name=, params=, metrics=, feature_cols=, tags=, family=, model=, games=,
+    players=)` logs each trained model before it is registered and returns the MLflow run id
+    (or None): `model` is the object the registry stores, `games` / `players` the held-out
+    window (an input example).  `on_registry_change(names)` runs after the gates (the MLflow
+    mirror; see `mlflow_models.TrainingHooks`)."""
     t0 = time.perf_counter()
     df = labelled_games(gold_games, until)
     notes = {WIN_FREE: shadow_gate_notes(registry, WIN_FREE, predictions_log, df,
@@ -123,7 +136,8 @@ def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: 
     y_win = window["label_home_win"].astype(bool).to_numpy()
     reports = []
     for name, model in ((WIN_FREE, free), (WIN_MARKET, market)):
-        cand = metrics.probability_metrics(y_win, model.predict_proba(window, window_players))
+        p_window = model.predict_proba(window, window_players)
+        cand = metrics.probability_metrics(y_win, p_window)
         prod_metrics, prod_version = _production_win_metrics(registry, name, window,
                                                              window_players, y_win)
         params = {"kind": type(model).__name__, "features": ",".join(model.feature_cols),
@@ -133,19 +147,25 @@ def train_win(gold_games: pd.DataFrame, gold_minutes: pd.DataFrame, box_scores: 
             train, ["game_id"], "label_home_win", metrics=cand, params=params,
             gate_window=[start, window["game_date"].iloc[-1]], lineup=info,
             feature_schema_version=FEATURE_SCHEMA_VERSION, trigger=reason)
+        stored = {"model": model, "baseline": baseline}
         if log_run is not None:
             meta["mlflow_run_id"] = log_run(run_name=name, params=params, metrics=cand,
                                             feature_cols=list(model.feature_cols),
-                                            tags={"model_name": name, "trigger": reason})
-        version = registry.register(name, {"model": model, "baseline": baseline},
-                                    model.feature_cols, meta)
+                                            tags={"model_name": name, "trigger": reason},
+                                            family=name, model=stored, games=window,
+                                            players=window_players)
+        version = registry.register(name, stored, model.feature_cols, meta)
         decision = registry.promote_if_passes(name, version, cand, prod_metrics,
                                               floors if floors is not None else DEFAULT_WIN_FLOORS,
                                               notes=notes.get(name, []))
         reports.append(TrainReport(name, version, decision.promote, decision.reasons, cand,
                                    prod_metrics, prod_version, len(train),
                                    (start, window["game_date"].iloc[-1]),
-                                   time.perf_counter() - t0, {"lineup": info}))
+                                   time.perf_counter() - t0,
+                                   {"lineup": info, "mlflow_run_id": meta["mlflow_run_id"],
+                                    "y_window": y_win, "p_window": np.asarray(p_window, float)}))
+    if on_registry_change is not None:
+        on_registry_change([WIN_FREE, WIN_MARKET])
     return reports
 
 
@@ -184,8 +204,11 @@ def _production_win_metrics(registry, name, window, players, y):
 
 def train_minutes(gold_minutes: pd.DataFrame, box_scores: pd.DataFrame, registry: ModelRegistry,
                   *, until: str | None = None, fast: bool = False, floors: dict | None = None,
-                  seed: int = 0, log_run: Callable[..., str] | None = None,
+                  seed: int = 0, log_run: Callable[..., str | None] | None = None,
+                  on_registry_change: Callable[[list[str]], object] | None = None,
                   reason: str = RETRAIN_MANUAL) -> TrainReport:
+    """Train, register and gate the minutes model (`log_run`, `on_registry_change`: as in
+    `train_win`)."""
     df = gold_minutes if not until else gold_minutes[gold_minutes["game_date"] < until]
     df = df.sort_values(["game_date", "game_id"], kind="mergesort", ignore_index=True)
     labelled = df[df["label_minutes"].notna()]
@@ -218,14 +241,19 @@ def train_minutes(gold_minutes: pd.DataFrame, box_scores: pd.DataFrame, registry
     if log_run is not None:
         meta["mlflow_run_id"] = log_run(run_name=MINUTES_NAME, params=params, metrics=cand,
                                         feature_cols=list(model.feature_cols),
-                                        tags={"model_name": MINUTES_NAME})
+                                        tags={"model_name": MINUTES_NAME, "trigger": reason},
+                                        family=MINUTES_NAME, model=model, games=window,
+                                        players=window)
     version = registry.register(MINUTES_NAME, model, model.feature_cols, meta)
     decision = registry.promote_if_passes(MINUTES_NAME, version, cand, prod_metrics,
                                           floors if floors is not None else DEFAULT_MINUTES_FLOORS,
                                           metric="mae")
+    if on_registry_change is not None:
+        on_registry_change([MINUTES_NAME])
     return TrainReport(MINUTES_NAME, version, decision.promote, decision.reasons, cand, prod_metrics,
                        prod_version, int(train["label_minutes"].notna().sum()),
-                       (start, window["game_date"].iloc[-1]), time.perf_counter() - t0)
+                       (start, window["game_date"].iloc[-1]), time.perf_counter() - t0,
+                       {"mlflow_run_id": meta["mlflow_run_id"]})
 
 
 def minutes_prediction(model, players: pd.DataFrame, total: float | str = 240.0, *,
@@ -252,3 +280,77 @@ def gate_minutes_metrics(model, window: pd.DataFrame) -> dict:
     y = window.loc[played, "label_minutes"].astype(float).to_numpy()
     return {**metrics.minutes_metrics(y, rec["p10"].to_numpy(), rec["p50"].to_numpy(),
                                       rec["p90"].to_numpy()), "flagged_teams": int(len(flags))}
+
+
+# ----------------------------------------------------------------------------- model checks
+
+def expected_features(name: str) -> list[str]:
+    """The feature list a version of ``name`` trained by this code has (the current schema's)."""
+    if name == WIN_FREE:
+        return list(WIN_FEATURES)
+    if name == WIN_MARKET:
+        return list(WIN_FEATURES) + list(MARKET_INPUTS)
+    if name == MINUTES_NAME:
+        return minutes_feature_cols()
+    raise KeyError(f"unknown model name {name!r}")
+
+
+def _schema_columns() -> set[str]:
+    return {c for s in SCHEMAS.values() for cols in s.values() for c, _ in cols}
+
+
+# columns a model computes itself from the schema's (the lineup strength and minutes context)
+DERIVED_FEATURES = frozenset(strength.STRENGTH_COLUMNS) | frozenset(MINUTES_CONTEXT)
+
+
+def feature_problems(registry: ModelRegistry, name: str, versions: list[str]) -> list[str]:
+    """Why the stored versions of ``name`` do not match the current feature schema (empty: they
+    do): the feature list must equal ``expected_features(name)``, be made of schema columns or
+    columns the model derives from them, and the version must record the current
+    ``FEATURE_SCHEMA_VERSION``.  Reads ``features.txt`` / ``metadata.json`` only."""
+    want = expected_features(name)
+    out = [f"{name}: {c} is neither a feature-schema column nor derived by the model"
+           for c in want if c not in _schema_columns() and c not in DERIVED_FEATURES]
+    for v in versions:
+        folder = registry.root / name / v
+        try:
+            have = (folder / FEATURES_FILE).read_text().splitlines()
+            meta = json.loads((folder / METADATA_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            out.append(f"{name} {v}: cannot read its feature list ({exc})")
+            continue
+        if have != want:
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            out.append(f"{name} {v}: feature list differs from the schema's "
+                       f"(missing {missing or 'none'}, extra {extra or 'none'}"
+                       + (", same columns in another order" if not missing and not extra else "")
+                       + ")")
+        if meta.get("feature_schema_version") != FEATURE_SCHEMA_VERSION:
+            out.append(f"{name} {v}: trained on {meta.get('feature_schema_version')}, the schema "
+                       f"is {FEATURE_SCHEMA_VERSION}")
+    return out
+
+
+def versions_to_check(registry: ModelRegistry, name: str) -> list[str]:
+    """The newest version of ``name`` and the production one (what scores slates)."""
+    df = registry.list_versions(name)
+    out = [df["version"].iloc[-1]] if len(df) else []
+    prod = registry.production_version(name)
+    return out + ([prod] if prod and prod not in out else [])
+
+
+def gate_outcome(registry: ModelRegistry, name: str) -> dict:
+    """The newest version of ``name``: ``version``, ``state``, ``passed`` (promoted, or gated
+    and passed; False when the gate refused it; None if never gated), ``reason``,
+    ``production``."""
+    df = registry.list_versions(name)
+    if df.empty:
+        return {"version": None, "state": None, "passed": None, "reason": "no version yet",
+                "production": None}
+    row = df.iloc[-1]
+    reason = row["reason"] or ""
+    passed = (True if row["state"] == "production" or reason.startswith("gate passed")
+              else False if reason.startswith("gate failed") else None)
+    return {"version": row["version"], "state": row["state"], "passed": passed,
+            "reason": reason, "production": registry.production_version(name)}

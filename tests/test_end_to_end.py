@@ -3,6 +3,7 @@ scores through the production pointer, predictions log, promote / rollback from 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -10,10 +11,14 @@ import pandas as pd
 import pytest
 
 from pipeline_assets import cli
-from tests.helpers import read_table
+from tests.helpers import mlflow_sqlite_uri, read_table
 from pipeline_assets.featureio import parity
+from pipeline_assets.training import win_probability
+from resources import storage
+from tipoff_core import catalog
 from tipoff_core.tags import RUN_AS_OF_TAG
 from resources.predictions_log import PredictionsLog
+from resources.mlflow_tracking import MlflowTracking
 from resources.registry import ModelRegistry
 
 START, END = "2025-10-21", "2026-01-25"
@@ -27,7 +32,8 @@ def pipeline(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TIPOFF_DATA_DIR", str(root))
     mp.setenv("TIPOFF_SOURCE", "simulated")
-    mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the default store: <data root>/mlflow.db
+    mlflow_sqlite_uri(root)  # ... seeded with a migrated empty database (saves 2-7 s)
     from pipeline_assets.definitions import defs
     instance = dg.DagsterInstance.ephemeral()
     hist = defs.resolve_job_def("history_job").execute_in_process(
@@ -66,7 +72,7 @@ def test_models_trained_registered_and_promoted(pipeline):
         assert meta["train_end"] < meta["gate_window"][0]   # the gate window was held out
         assert meta["mlflow_run_id"]
         assert (root / "models" / name / v / "features.txt").read_text().strip()
-    assert (root / "mlruns").is_dir()
+    assert (root / "mlflow.db").is_file() and (root / "mlartifacts").is_dir()
 
 
 def test_scores_have_distributions_edge_and_stake(pipeline):
@@ -117,6 +123,13 @@ def test_gate_failure_leaves_production_and_rollback_restores(pipeline, monkeypa
     assert reg.production_version("win_market_free") == before
     refused = reg.list_versions("win_market_free").iloc[-1]
     assert refused["state"] == "candidate" and "gate failed" in refused["reason"]
+    checks = {(e.asset_key.path[0], e.check_name): e for e in result.get_asset_check_evaluations()}
+    gate = checks[("win_model", "promotion_gate")]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    assert refused["version"] in gate.description
+    assert checks[("win_model", "feature_list_matches_schema")].passed
+    assert checks[("minutes_model", "promotion_gate")].passed
+    _assert_mlflow_agrees(reg)  # the gate's outcome is in MLflow too
     # Promoting the refused candidate by hand needs --force and a reason; then roll back in one
     # command.
     assert cli.main(["models", "promote", "win_market_free", refused["version"]]) == 2
@@ -124,8 +137,10 @@ def test_gate_failure_leaves_production_and_rollback_restores(pipeline, monkeypa
     assert cli.main(["models", "promote", "win_market_free", refused["version"], "--force",
                      "--reason", "test: promote by hand"]) == 0
     assert reg.production_version("win_market_free") == refused["version"]
+    _assert_mlflow_agrees(reg)
     assert cli.main(["models", "rollback", "win_market_free"]) == 0
     assert reg.production_version("win_market_free") == before
+    _assert_mlflow_agrees(reg)
     assert "production is now" in capsys.readouterr().out
     assert cli.main(["models", "promote", "win_market_free"]) == 2
 
@@ -170,3 +185,80 @@ def test_output_checks_pass_on_the_slate_and_catch_a_tampered_one(pipeline):
         storage._point_latest(base)
     assert not any(v for k, v in passed.items() if k.startswith("game_scores."))
     assert all(v for k, v in passed.items() if k.startswith("minutes_scores."))
+
+
+# ----------------------------------------------------------------------------- MLflow mirror
+
+def _assert_mlflow_agrees(reg: ModelRegistry) -> None:
+    """MLflow's tipoff.<family> versions, tipoff_state tags and production alias are exactly
+    what `tipoff models list` shows."""
+    tracking = MlflowTracking()
+    listed = reg.list_versions()
+    assert len(listed)
+    for name, g in listed.groupby("name"):
+        held = tracking.family_state(name)
+        assert held["versions"] == dict(zip(g["version"], g["state"])), name
+        assert held["production"] == reg.production_version(name), name
+
+
+def test_models_are_registered_in_mlflow_with_the_production_alias(pipeline):
+    root, _, instance = pipeline
+    reg = ModelRegistry(root / "models")
+    _assert_mlflow_agrees(reg)
+    import mlflow.pyfunc
+    from mlflow.tracking import MlflowClient
+    uri = MlflowTracking().resolved_tracking_uri()
+    assert uri == f"sqlite:///{root.resolve() / 'mlflow.db'}"  # the default store
+    client = MlflowClient(tracking_uri=uri)
+    mv = client.get_model_version_by_alias("tipoff.win_market_free", "production")
+    assert mv.tags["tipoff_version"] == reg.production_version("win_market_free")
+    # the MLflow model predicts what the registry's model predicts, on its own input example
+    local = Path(client.download_artifacts(mv.run_id, "model"))
+    model = mlflow.pyfunc.load_model(str(local))
+    assert model.metadata.signature is not None
+    example = model.metadata.load_input_example(str(local))
+    out = model.predict(example)
+    stored = reg.load_production("win_market_free").model["model"]
+    games = storage.read_season_tables(catalog.feature("gold", "game"), root)
+    players = storage.read_season_tables(catalog.feature("gold", "minutes"), root)
+    ids = list(out["game_id"])
+    assert ids == list(example["game_id"].astype(str).unique())
+    direct = win_probability(stored, games.set_index("game_id").loc[ids].reset_index(),
+                             players[players["game_id"].isin(ids)].reset_index(drop=True))
+    assert np.allclose(out["p_home_win"], direct)
+    # win_model's metadata links to its run and carries the two plots
+    md = instance.get_latest_materialization_event(dg.AssetKey("win_model")).asset_materialization.metadata
+    link = md["win_market_free_mlflow_run"].value
+    assert link.startswith("http://127.0.0.1:5000/#/experiments/") and link.endswith(
+        json.loads((root / "models" / "win_market_free" / md["win_market_free_version"].value
+                    / "metadata.json").read_text())["mlflow_run_id"])
+    for key in ("calibration", "feature_importance"):
+        assert md[key].value.startswith(f"![{key.replace('_', ' ')}](data:image/png;base64,")
+
+
+def test_training_survives_mlflow_down_and_sync_mlflow_repairs(pipeline, monkeypatch, capsys):
+    root, defs, instance = pipeline
+    reg = ModelRegistry(root / "models")
+    down = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # nothing listens on the discard port
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "2"}
+    with monkeypatch.context() as mp:
+        for k, v in down.items():
+            mp.setenv(k, v)
+        result = defs.resolve_job_def("train_job").execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("minutes_model")],
+            run_config={"ops": {"minutes_model": {"config": {"fast": True}}}})
+        assert result.success
+        new = reg.list_versions("minutes").iloc[-1]["version"]
+        assert reg.load("minutes", new).metadata["mlflow_run_id"] is None
+        # a promotion while MLflow is down: the registry moves, MLflow cannot follow
+        other = reg.list_versions("minutes").query("state != 'production'").iloc[0]["version"]
+        assert cli.main(["models", "promote", "minutes", other, "--force", "--reason", "test"]) == 0
+        assert cli.main(["models", "sync-mlflow"]) == 1
+        assert "could not be synced" in capsys.readouterr().err
+    held = MlflowTracking().family_state("minutes")
+    assert new not in held["versions"] and held["production"] != other
+    assert cli.main(["models", "sync-mlflow", "minutes"]) == 0
+    assert "tipoff.minutes: 1 version(s) registered" in capsys.readouterr().out
+    _assert_mlflow_agrees(reg)
+    assert cli.main(["models", "sync-mlflow"]) == 0  # idempotent
+    assert "0 version(s) registered, 0 retagged" in capsys.readouterr().out

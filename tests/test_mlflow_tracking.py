@@ -1,4 +1,5 @@
-"""MlflowTracking logs a training run (params, metrics, features.txt, model file) to a local store."""
+"""MlflowTracking logs a training run (params, metrics, features.txt, model file) to a local store
+(SQLite under the data root by default; an explicit file store still tracks runs)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from resources.mlflow_tracking import MlflowTracking
+from tests.helpers import mlflow_sqlite_uri
 
 
 @pytest.fixture
@@ -15,6 +17,7 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
     work = tmp_path / "cwd"
     work.mkdir()
     monkeypatch.chdir(work)  # nothing may land in the working directory (MLflow's ./mlruns default)
@@ -54,15 +57,17 @@ def _log(res: MlflowTracking, model_path: Path | None) -> str:
         tags={"model_name": "win_market_free"})
 
 
-def test_default_store_is_the_file_store_under_the_data_root(data_dir, tmp_path):
+def test_default_store_is_sqlite_under_the_data_root(data_dir, tmp_path):
+    mlflow_sqlite_uri(data_dir)  # seeds <data root>/mlflow.db (skips MLflow's migrations)
     res = MlflowTracking()
     uri = res.resolved_tracking_uri()
-    assert uri == (data_dir.resolve() / "mlruns").as_uri()
+    assert uri == f"sqlite:///{data_dir.resolve() / 'mlflow.db'}"
     run_id = _log(res, _model_file(tmp_path))
     run = _check_run(uri, run_id)
-    assert run.info.artifact_uri.startswith((data_dir.resolve() / "mlruns").as_uri())
+    assert run.info.artifact_uri.startswith((data_dir.resolve() / "mlartifacts").as_uri())
     assert list(Path.cwd().iterdir()) == []
-    assert len(list((data_dir / "mlruns").rglob("model.pkl"))) == 1
+    assert len(list((data_dir / "mlartifacts").rglob("model.pkl"))) == 1
+    assert os.environ.get("MLFLOW_DISABLE_TELEMETRY") == "true"  # nothing phones home
     # a second run reuses the experiment
     assert _log(res, None) != run_id
 

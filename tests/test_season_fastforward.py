@@ -34,6 +34,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import mlflow_sqlite_uri
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow  # ~2.5 min: run by .ci/run (`bash scripts/test.sh -m slow`)
 
@@ -52,8 +54,7 @@ def _env(data_dir: Path, shock: dict | None = None) -> dict:
     env.update({"TIPOFF_DATA_DIR": str(data_dir), "TIPOFF_SOURCE": "simulated", "TIPOFF_SEED": "7",
                 "TIPOFF_SHOCK": json.dumps(shock) if shock else "",
                 "DAGSTER_HOME": str(data_dir / "dagster_home"), "PYTHONPATH": str(REPO),
-                "MLFLOW_TRACKING_URI": f"file://{data_dir / 'mlruns'}",
-                "MLFLOW_ALLOW_FILE_STORE": "true"})
+                "MLFLOW_TRACKING_URI": mlflow_sqlite_uri(data_dir)})
     (data_dir / "dagster_home").mkdir(parents=True, exist_ok=True)
     (data_dir / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return env

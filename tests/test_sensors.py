@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline_assets.definitions import defs
+from tests.helpers import mlflow_sqlite_uri
 from resources.dagster_resources import SourceResource
 from resources.sources.base import SourceError
 from resources.sources.simulated import SimulatedSource
@@ -36,8 +37,7 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TIPOFF_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TIPOFF_SOURCE", "simulated")
     monkeypatch.setenv("TIPOFF_SHOCK", "")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{tmp_path / 'mlruns'}")
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri(tmp_path))
     for k in [k for k in __import__("os").environ if k.startswith("TIPOFF_DRIFT_")]:
         monkeypatch.delenv(k)
     return tmp_path
@@ -257,8 +257,7 @@ def gold_base(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("TIPOFF_DATA_DIR", str(root))
     mp.setenv("TIPOFF_SHOCK", "")
-    mp.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
-    mp.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    mp.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri(root))
     try:
         inst = dg.DagsterInstance.ephemeral()
         for start, end in (("2025-02-20", "2025-04-13"), ("2025-10-21", "2025-12-05")):
@@ -316,7 +315,7 @@ def test_drift_retrain_that_fails_the_gate_leaves_production_untouched(gold_base
     root = tmp_path / "d"
     shutil.copytree(gold_base, root)
     monkeypatch.setenv("TIPOFF_DATA_DIR", str(root))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri(root))
     from resources.registry import ModelRegistry
     reg = ModelRegistry()
     before = {n: reg.production_version(n) for n in ("win_market_free", "win_with_market")}
@@ -335,7 +334,7 @@ def test_drift_retrain_replaces_a_broken_production_model(gold_base, tmp_path, m
     root = tmp_path / "d"
     shutil.copytree(gold_base, root)
     monkeypatch.setenv("TIPOFF_DATA_DIR", str(root))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"file://{root / 'mlruns'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_sqlite_uri(root))
     from resources.registry import ModelRegistry
     reg = ModelRegistry()
     good = reg.load_production("win_market_free")

@@ -50,6 +50,7 @@ from tipoff_core.domain import betting
 AV_PREFIX = "av_"
 WIN_FEATURES = ["diff_strength_avail", "diff_miss_share", "home_b2b", "away_b2b", "home_flag"]
 MINUTES_CONTEXT = [f"x_{c}" for c in S.MINUTES_CONTEXT_COLUMNS]
+MARKET_INPUTS = ["mkt_prob_home", "mkt_home_spread"]  # what the with-market stack reads
 # a candidate this likely to play shares the team's minutes in the reconciliation
 PLAYS_THRESHOLD = 0.5
 # the minutes model's settings (the fast grid: as good on 2016-19, half the time)
@@ -196,7 +197,7 @@ class MarketWinModel:
 
     @property
     def feature_cols(self) -> list[str]:
-        return self.free.feature_cols + ["mkt_prob_home", "mkt_home_spread"]
+        return self.free.feature_cols + MARKET_INPUTS
 
     def market(self, games: pd.DataFrame) -> np.ndarray:
         return market_from_features(games, self.sigma)
