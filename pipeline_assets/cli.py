@@ -99,11 +99,17 @@ def _print_slate(day: str, note: str = "") -> None:
           f"every column: `tipoff show game_scores --partition {day}`")
 
 
-def next_game_day(source, after: dt.date, as_of, horizon_days: int = 160) -> dt.date | None:
-    """The first date after `after` with games on the source's schedule as known at `as_of`
-    (None within `horizon_days`: an off-season is at most about five months)."""
+def _no_market(day: dt.date) -> bool:
+    t = storage.read_partition(catalog.table("game_scores"), day.isoformat())
+    return bool(len(t)) and t["p_market_home"].isna().all()
+
+
+def next_game_day(source, after: dt.date, as_of, horizon_days: int = 160, step: int = 1
+                  ) -> dt.date | None:
+    """The first date after `after` (step=-1: before it) with games on the source's schedule as
+    known at `as_of` (None within `horizon_days`: an off-season is at most about five months)."""
     for i in range(1, horizon_days + 1):
-        day = after + dt.timedelta(days=i)
+        day = after + dt.timedelta(days=i * step)
         if len(source.fetch("schedule", day, as_of).table):
             return day
     return None
@@ -127,8 +133,8 @@ def cmd_demo(args) -> int:
     run_job("history_job", start, yesterday, log_level=level)
     phase(2, "training the win and minutes models (MLflow, registry, gate, promotion)")
     run_job("train_job", None, tags={RETRAIN_TAG: RETRAIN_DEMO}, log_level=level)
-    phase(3, f"slate of {today}: snapshots as of now (a past date: 5 minutes before its first "
-             "tip), live features, scores")
+    phase(3, f"slate of {today}: snapshots as of now (for a past --date: 5 minutes before its "
+             "first tip), live features, scores")
     run_job("live_job", today.isoformat(), log_level=level)
     day, note = today, ""
     if storage.read_partition(catalog.table("game_scores"), today.isoformat()).empty:
@@ -140,6 +146,16 @@ def cmd_demo(args) -> int:
         run_job("live_job", nxt.isoformat(), log_level=level)
         day, note = nxt, f" (the next game day: {today} has no games)"
     _print_slate(day.isoformat(), note)
+    if not args.date and _no_market(day):
+        # before the books open the as-of rule leaves the slate without prices: show the
+        # previous game day as it stood before its tip, where edge and stakes mean something
+        prev = next_game_day(source_from_env(), today, now_utc(), args.history_days, step=-1)
+        if prev is not None:
+            print(f"[tipoff] no odds for {day} as of now (the books have not opened yet, or the "
+                  f"odds feed failed): no edge, no bets; for a slate with the market, the last "
+                  f"game day, {prev}:")
+            run_job("live_job", prev.isoformat(), log_level=level)
+            _print_slate(prev.isoformat(), " (as of 5 minutes before its first tip)")
     print(f"[tipoff] done in {time.perf_counter() - t0:.0f}s; inspect with e.g. "
           f"`tipoff show schedule_snapshot --partition {day}` or open the UI with `dagster dev`")
     return 0

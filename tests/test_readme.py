@@ -188,6 +188,11 @@ def test_demo_ends_with_a_readable_slate(demo):
     games = games[:next(k for k, ln in enumerate(games) if ln.startswith("[tipoff]"))]
     assert games and all(re.match(r"\s*[A-Z]{3} at [A-Z]{3}\s+\d\d:\d\d ", g) for g in games)
     assert lines[-1].startswith("[tipoff] done in ")
+    # the last slate shown has the market (before the books open today, the demo adds the last
+    # game day as of before its tip): model and market probability side by side
+    last = max(k for k, ln in enumerate(lines) if ln.startswith("[tipoff] slate of "))
+    rows = [ln.split() for ln in lines[last + 2:] if re.match(r"\s*[A-Z]{3} at ", ln)]
+    assert rows and any(r[5] != "NaN" for r in rows), lines[last:]
     day = re.search(r"slate of (\d{4}-\d\d-\d\d)", lines[i]).group(1)
     shown = _bash(_readme(r"\.venv/bin/tipoff show game_scores").replace("$DAY", day), env)
     assert shown.returncode == 0 and shown.stdout.count("\n") == len(games) + 1

@@ -35,3 +35,6 @@ def test_next_game_day_skips_dates_without_games():
 
     assert next_game_day(Source(), dt.date(2026, 2, 13), None) == dt.date(2026, 2, 19)
     assert next_game_day(Source(), dt.date(2026, 2, 19), None, horizon_days=30) is None
+    # backwards: the last game day before a date (the demo's slate with a market)
+    assert next_game_day(Source(), dt.date(2026, 2, 25), None, step=-1) == dt.date(2026, 2, 19)
+    assert next_game_day(Source(), dt.date(2026, 2, 19), None, horizon_days=30, step=-1) is None
