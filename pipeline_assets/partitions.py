@@ -40,3 +40,24 @@ def explicit_as_of(context: dg.AssetExecutionContext, config: AsOfConfig | None)
         return parse_as_of(raw)
     except ValueError as exc:
         raise dg.Failure(str(exc)) from None
+
+
+def check_evaluation(asset: str, check: str, partition: str, problems: list[str],
+                     metadata: dict | None = None) -> dg.AssetCheckEvaluation:
+    """One partition's result of a partitioned asset check, with its problems listed.
+
+    Partitioned checks yield one of these per partition they checked: in a run over a range of
+    partitions an `AssetCheckResult` has no partition, so every planned partition would stay
+    unevaluated ("Skipped" in the UI) beside one range-wide result.  Evaluations are not outputs,
+    so the checks that yield them are `multi_asset_check(..., can_subset=True)` (outputs optional).
+    """
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(asset), check_name=check, partition=partition, passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={**(metadata or {}), "problems": len(problems),
+                  "details": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none")})
+
+
+def selected_checks(context: dg.AssetCheckExecutionContext, asset: str) -> set[str]:
+    """Names of the checks of `asset` this run selected (a subsettable check op yields no others)."""
+    return {k.name for k in context.selected_asset_check_keys if k.asset_key == dg.AssetKey(asset)}
