@@ -15,7 +15,8 @@ import pandas as pd
 from pipeline_assets import score_checks as rules
 from pipeline_assets.backtest_assets import SEASONS
 from pipeline_assets.metadata import markdown_table
-from pipeline_assets.partitions import DAILY, check_evaluation, selected_checks
+from pipeline_assets.partitions import (DAILY, check_evaluation, per_partition_results,
+                                        selected_checks)
 from pipeline_assets.scoring import StakePolicy
 from resources import storage
 from resources.dagster_resources import StorageResource
@@ -86,8 +87,8 @@ def game_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], di
     specs=[_spec("game_scores", n, DAILY, d) for n, d in GAME_CHECKS.items()], can_subset=True,
     description="Scored slates: probabilities, one row per game, stakes, schedule coverage.")
 def game_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    yield from _evaluations("game_scores", context.partition_keys, store.path(),
-                            selected_checks(context, "game_scores"))
+    yield from per_partition_results(context, _evaluations(
+        "game_scores", context.partition_keys, store.path(), selected_checks(context, "game_scores")))
 
 
 def _evaluations(asset: str, days: list[str], root: Path,
@@ -125,8 +126,8 @@ def minutes_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]],
     specs=[_spec("minutes_scores", n, DAILY, d) for n, d in MINUTES_CHECKS.items()], can_subset=True,
     description="Player minutes: probabilities, one row per player and game, quantiles.")
 def minutes_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    yield from _evaluations("minutes_scores", context.partition_keys, store.path(),
-                            selected_checks(context, "minutes_scores"))
+    yield from per_partition_results(context, _evaluations(
+        "minutes_scores", context.partition_keys, store.path(), selected_checks(context, "minutes_scores")))
 
 
 CHECKS_OF = {"game_scores": (list(GAME_CHECKS), game_scores_problems),
@@ -146,8 +147,12 @@ def check_evaluations(asset: str, day: str, root: Path) -> list[dg.AssetCheckEva
                  "Every window once; counts non-negative; accuracy, Brier, coverage in [0, 1] and "
                  "log loss >= 0 wherever games were evaluated.")], can_subset=True)
 def model_performance_metrics(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    for day in context.partition_keys:
+    yield from per_partition_results(context, _performance_evaluations(context.partition_keys,
+                                                                       store.path()))
+
+
+def _performance_evaluations(days: list[str], root: Path) -> Iterator[dg.AssetCheckEvaluation]:
+    for day in days:
         run = _latest_run("model_performance", day, root)
         if run is None:
             yield check_evaluation("model_performance", "metrics_in_range", day, ["no stored run"])
@@ -165,8 +170,12 @@ def model_performance_metrics(context: dg.AssetCheckExecutionContext, store: Sto
                  "Games evaluated; every model's log loss in (0, 0.75] (a coin flip is 0.693), "
                  "Brier in [0, 0.30], accuracy in [0, 1].")], can_subset=True)
 def backtest_report_sane(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    for season in context.partition_keys:
+    yield from per_partition_results(context, _backtest_evaluations(context.partition_keys,
+                                                                    store.path()))
+
+
+def _backtest_evaluations(seasons: list[str], root: Path) -> Iterator[dg.AssetCheckEvaluation]:
+    for season in seasons:
         path = root / "artifacts" / "backtest_report" / f"season={season}" / "report.json"
         try:
             problems = rules.backtest_problems(json.loads(path.read_text())[season])
