@@ -1,5 +1,7 @@
 """Gold (historical) and live feature assets: thin wrappers over `featureio` and the builders."""
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -10,7 +12,8 @@ from pipeline_assets.featureio import (DEFAULT_ROSTER_FALLBACK_DAYS,
                                        write_gold, write_live)
 from pipeline_assets.metadata import markdown_table
 from pipeline_assets.features import FEATURE_SCHEMA_VERSION, FeatureSchemaError, validate_features
-from pipeline_assets.partitions import DAILY, explicit_as_of, run_created_ts
+from pipeline_assets.partitions import (DAILY, check_evaluation, explicit_as_of,
+                                        per_partition_results, run_created_ts)
 from resources import storage
 from resources.dagster_resources import StorageResource
 from tipoff_core import catalog
@@ -204,20 +207,25 @@ def _history_until(history, day: str):
                    b[b["game_date"] <= day].reset_index(drop=True))
 
 
-@dg.asset_check(asset="gold_game_features", partitions_def=DAILY, blocking=False,
-                description="Rebuild this date through the live path (as of after its last tip) "
-                            "and diff every column against gold.")
+@dg.multi_asset_check(
+    specs=[dg.AssetCheckSpec("gold_live_parity", asset="gold_game_features", partitions_def=DAILY,
+                             blocking=False,
+                             description="Rebuild the run's last dates (at most PARITY_MAX_DATES) "
+                                         "through the live path (as of after the last tip) and "
+                                         "diff every column against gold.")],
+    can_subset=True)
 def gold_live_parity(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    days = context.partition_keys[-PARITY_MAX_DATES:]
-    md, passed = {}, True
+    yield from per_partition_results(context, _parity_evaluations(
+        context.partition_keys[-PARITY_MAX_DATES:], store.path()))
+
+
+def _parity_evaluations(days: list[str], root) -> Iterator[dg.AssetCheckEvaluation]:
     for day in days:
-        diffs = parity(day, store.path())
-        for fs, d in diffs.items():
-            passed &= d.empty
-            if len(d):
-                md[f"{day} {fs}"] = dg.MetadataValue.md(markdown_table(d))
-    md["dates_checked"] = ", ".join(days)
-    return dg.AssetCheckResult(passed=passed, metadata=md)
+        diffs = {fs: d for fs, d in parity(day, root).items() if len(d)}
+        yield check_evaluation("gold_game_features", "gold_live_parity", day,
+                               [f"{fs}: {len(d)} rows differ from the live path"
+                                for fs, d in diffs.items()],
+                               {fs: dg.MetadataValue.md(markdown_table(d)) for fs, d in diffs.items()})
 
 
 PARITY_MAX_DATES = 7

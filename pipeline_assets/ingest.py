@@ -162,7 +162,7 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
               check_specs=_check_specs(table.asset, (FEED_CHECK,)),
               kinds={"parquet"}, tags={LAYER_TAG: "snapshot"},
               description=f"{kind} as knowable at the run's as-of timestamp, one folder per run "
-                          f"under {table.folder}/<date>/run=<ts>/ with a LATEST pointer.")
+                          f"under `{table.folder}/<date>/run=<ts>/` with a LATEST pointer.")
     def _snapshot(context: dg.AssetExecutionContext, config: SnapshotConfig, source: SourceResource,
                   store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()
@@ -205,7 +205,7 @@ def build_label_asset(table: catalog.Table) -> dg.AssetsDefinition:
               backfill_policy=dg.BackfillPolicy.single_run(), check_specs=_check_specs(table.asset),
               kinds={"parquet"}, tags={LAYER_TAG: "label"},
               description=f"{kind} of games final by the run's as-of time (default now), one table "
-                          f"per date under {table.folder}/<date>/.")
+                          f"per date under `{table.folder}/<date>/`.")
     def _label(context: dg.AssetExecutionContext, config: LabelConfig, source: SourceResource,
                store: StorageResource) -> dg.MaterializeResult:
         src, root = source.get(), store.path()

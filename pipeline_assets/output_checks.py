@@ -1,10 +1,12 @@
 """Asset checks on the outputs: `game_scores`, `minutes_scores`, `model_performance`,
 `backtest_report`.  Thin wrappers: they read what the asset stored (its latest/pinned run per
 date) and apply the plain rules of `score_checks`.  Each partitioned check carries the asset's
-`partitions_def`, so a run checks the partitions it materialized, not every stored one.
+`partitions_def`, so a run checks the partitions it materialized, not every stored one, and
+reports one evaluation per partition (`partitions.check_evaluation`).
 """
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -13,14 +15,13 @@ import pandas as pd
 from pipeline_assets import score_checks as rules
 from pipeline_assets.backtest_assets import SEASONS
 from pipeline_assets.metadata import markdown_table
-from pipeline_assets.partitions import DAILY
+from pipeline_assets.partitions import (DAILY, check_evaluation, per_partition_results,
+                                        selected_checks)
 from pipeline_assets.scoring import StakePolicy
 from resources import storage
 from resources.dagster_resources import StorageResource
 from tipoff_core import catalog
 from tipoff_core.timeutil import parse_ts_token
-
-ERROR = dg.AssetCheckSeverity.ERROR
 
 
 def _spec(asset: str, name: str, partitions_def, description: str) -> dg.AssetCheckSpec:
@@ -49,15 +50,6 @@ def _schedule_at(day: str, as_of: pd.Timestamp, root: Path) -> pd.DataFrame:
     token = storage.select_run(base, as_of)
     return storage.read_parquet(base / f"run={token}" / table.file) if token else pd.DataFrame(
         columns=["game_id"])
-
-
-def _result(name: str, problems: dict[str, list[str]], md: dict, asset: str,
-            severity=ERROR) -> dg.AssetCheckResult:
-    lines = [f"{day}: {p}" for day, ps in problems.items() for p in ps]
-    return dg.AssetCheckResult(
-        check_name=name, asset_key=asset, passed=not lines, severity=severity,
-        metadata={**md, "problems": len(lines),
-                  "details": dg.MetadataValue.md("\n".join(f"- {x}" for x in lines[:50]) or "none")})
 
 
 # ----------------------------------------------------------------------------- game_scores
@@ -92,24 +84,22 @@ def game_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]], di
 
 
 @dg.multi_asset_check(
-    specs=[_spec("game_scores", n, DAILY, d) for n, d in GAME_CHECKS.items()],
+    specs=[_spec("game_scores", n, DAILY, d) for n, d in GAME_CHECKS.items()], can_subset=True,
     description="Scored slates: probabilities, one row per game, stakes, schedule coverage.")
 def game_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    yield from _evaluations("game_scores", context.partition_keys, store.path())
+    yield from per_partition_results(context, _evaluations(
+        "game_scores", context.partition_keys, store.path(), selected_checks(context, "game_scores")))
 
 
-def _evaluations(asset: str, days: list[str], root: Path) -> list[dg.AssetCheckResult]:
-    """One result per check of `asset` over `days` (problems prefixed by their date)."""
+def _evaluations(asset: str, days: list[str], root: Path,
+                 selected: set[str] | None = None) -> Iterator[dg.AssetCheckEvaluation]:
+    """One evaluation per date and check of `asset` (all its checks unless `selected`)."""
     names, problems_of = CHECKS_OF[asset]
-    found: dict[str, dict[str, list[str]]] = {n: {} for n in names}
-    totals: dict[str, int] = {}
     for day in days:
         problems, counts = problems_of(day, root)
         for n in names:
-            found[n][day] = problems[n]
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
-    return [_result(n, found[n], {"dates_checked": len(days), **totals}, asset) for n in names]
+            if selected is None or n in selected:
+                yield check_evaluation(asset, n, day, problems[n], counts)
 
 
 # ----------------------------------------------------------------------------- minutes_scores
@@ -133,10 +123,11 @@ def minutes_scores_problems(day: str, root: Path) -> tuple[dict[str, list[str]],
 
 
 @dg.multi_asset_check(
-    specs=[_spec("minutes_scores", n, DAILY, d) for n, d in MINUTES_CHECKS.items()],
+    specs=[_spec("minutes_scores", n, DAILY, d) for n, d in MINUTES_CHECKS.items()], can_subset=True,
     description="Player minutes: probabilities, one row per player and game, quantiles.")
 def minutes_scores_checks(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    yield from _evaluations("minutes_scores", context.partition_keys, store.path())
+    yield from per_partition_results(context, _evaluations(
+        "minutes_scores", context.partition_keys, store.path(), selected_checks(context, "minutes_scores")))
 
 
 CHECKS_OF = {"game_scores": (list(GAME_CHECKS), game_scores_problems),
@@ -146,55 +137,51 @@ CHECKS_OF = {"game_scores": (list(GAME_CHECKS), game_scores_problems),
 def check_evaluations(asset: str, day: str, root: Path) -> list[dg.AssetCheckEvaluation]:
     """The checks of a scores asset on one date as events (for slates stored outside a Dagster
     run, e.g. `tipoff run`, so the UI shows their checks next to their materialization)."""
-    if asset not in CHECKS_OF:
-        return []
-    return [dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=r.check_name,
-                                    passed=r.passed, metadata=r.metadata, severity=r.severity,
-                                    partition=day)
-            for r in _evaluations(asset, [day], root)]
+    return list(_evaluations(asset, [day], root)) if asset in CHECKS_OF else []
 
 
 # ----------------------------------------------------------------------------- monitoring
 
-@dg.asset_check(asset="model_performance", partitions_def=DAILY, blocking=False,
-                name="metrics_in_range",
-                description="Every window once; counts non-negative; accuracy, Brier, coverage in "
-                            "[0, 1] and log loss >= 0 wherever games were evaluated.")
+@dg.multi_asset_check(
+    specs=[_spec("model_performance", "metrics_in_range", DAILY,
+                 "Every window once; counts non-negative; accuracy, Brier, coverage in [0, 1] and "
+                 "log loss >= 0 wherever games were evaluated.")], can_subset=True)
 def model_performance_metrics(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    found, shown = {}, None
-    for day in context.partition_keys:
+    yield from per_partition_results(context, _performance_evaluations(context.partition_keys,
+                                                                       store.path()))
+
+
+def _performance_evaluations(days: list[str], root: Path) -> Iterator[dg.AssetCheckEvaluation]:
+    for day in days:
         run = _latest_run("model_performance", day, root)
         if run is None:
-            found[day] = ["no stored run"]
+            yield check_evaluation("model_performance", "metrics_in_range", day, ["no stored run"])
             continue
-        shown = storage.read_parquet(run[0] / "table.parquet")
-        found[day] = rules.performance_problems(shown)
-    md = {"dates_checked": len(context.partition_keys)}
-    if shown is not None:
+        table = storage.read_parquet(run[0] / "table.parquet")
         cols = [c for c in ("window", "n_evaluated", "accuracy", "log_loss", "brier", "coverage")
-                if c in shown]
-        md["last_table"] = dg.MetadataValue.md(markdown_table(shown[cols].round(4)))
-    return _result("metrics_in_range", found, md, "model_performance")
+                if c in table]
+        yield check_evaluation("model_performance", "metrics_in_range", day,
+                               rules.performance_problems(table),
+                               {"table": dg.MetadataValue.md(markdown_table(table[cols].round(4)))})
 
 
-@dg.asset_check(asset="backtest_report", partitions_def=SEASONS, blocking=False,
-                name="metrics_sane",
-                description="Games evaluated; every model's log loss in (0, 0.75] (a coin flip is "
-                            "0.693), Brier in [0, 0.30], accuracy in [0, 1].")
+@dg.multi_asset_check(
+    specs=[_spec("backtest_report", "metrics_sane", SEASONS,
+                 "Games evaluated; every model's log loss in (0, 0.75] (a coin flip is 0.693), "
+                 "Brier in [0, 0.30], accuracy in [0, 1].")], can_subset=True)
 def backtest_report_sane(context: dg.AssetCheckExecutionContext, store: StorageResource):
-    root = store.path()
-    found = {}
-    for season in context.partition_keys:
+    yield from per_partition_results(context, _backtest_evaluations(context.partition_keys,
+                                                                    store.path()))
+
+
+def _backtest_evaluations(seasons: list[str], root: Path) -> Iterator[dg.AssetCheckEvaluation]:
+    for season in seasons:
         path = root / "artifacts" / "backtest_report" / f"season={season}" / "report.json"
         try:
-            block = json.loads(path.read_text())[season]
+            problems = rules.backtest_problems(json.loads(path.read_text())[season])
         except (OSError, ValueError, KeyError) as exc:
-            found[season] = [f"no readable report ({type(exc).__name__}: {exc})"]
-            continue
-        found[season] = rules.backtest_problems(block)
-    return _result("metrics_sane", found, {"seasons_checked": len(context.partition_keys)},
-                   "backtest_report")
+            problems = [f"no readable report ({type(exc).__name__}: {exc})"]
+        yield check_evaluation("backtest_report", "metrics_sane", season, problems)
 
 
 output_checks = [game_scores_checks, minutes_scores_checks, model_performance_metrics,

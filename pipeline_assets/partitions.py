@@ -5,6 +5,8 @@ is `tipoff_core.timeutil.resolve_as_of`; this module only reads a run's config, 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import dagster as dg
 import pandas as pd
 
@@ -40,3 +42,34 @@ def explicit_as_of(context: dg.AssetExecutionContext, config: AsOfConfig | None)
         return parse_as_of(raw)
     except ValueError as exc:
         raise dg.Failure(str(exc)) from None
+
+
+def check_evaluation(asset: str, check: str, partition: str, problems: list[str],
+                     metadata: dict | None = None) -> dg.AssetCheckEvaluation:
+    """One partition's result of a partitioned asset check, with its problems listed.
+
+    Partitioned checks yield one of these per partition they checked (through
+    `per_partition_results`): in a run over a range of partitions an `AssetCheckResult` has no
+    partition, so every planned partition would stay unevaluated ("Skipped" in the UI) beside one
+    range-wide result.
+    """
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(asset), check_name=check, partition=partition, passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={**(metadata or {}), "problems": len(problems),
+                  "details": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:50]) or "none")})
+
+
+def selected_checks(context: dg.AssetCheckExecutionContext, asset: str) -> set[str]:
+    """Names of the checks of `asset` this run selected (a subsettable check op yields no others)."""
+    return {k.name for k in context.selected_asset_check_keys if k.asset_key == dg.AssetKey(asset)}
+
+
+def per_partition_results(context: dg.AssetCheckExecutionContext,
+                          evaluations: Iterable[dg.AssetCheckEvaluation]) -> Iterator:
+    """The body of a partitioned check op: its evaluations, then an empty output per selected check
+    (the evaluations carry the results; the outputs only close the op's contract)."""
+    yield from evaluations
+    assets_def = context.op_execution_context.assets_def
+    for key in context.selected_asset_check_keys:
+        yield dg.Output(None, output_name=assets_def.get_output_name_for_asset_check_key(key))

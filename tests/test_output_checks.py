@@ -95,3 +95,38 @@ def test_backtest_rules():
     assert rules.backtest_problems({**block, "elo": {**good, "log_loss": 0.9}}) == [
         "elo: log loss 0.9 not in (0, 0.75]"]
     assert rules.backtest_problems({"games": 0}) == ["no games evaluated"]
+
+
+def test_a_range_run_evaluates_each_partition_it_planned(tmp_path):
+    """Over a range of dates every partitioned check reports one evaluation per date (Dagster's
+    range-wide AssetCheckResult would leave each planned date unevaluated, shown "Skipped")."""
+    import dagster as dg
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    from pipeline_assets.output_checks import game_scores_checks, model_performance_metrics
+    from pipeline_assets.partitions import DAILY
+    from resources.dagster_resources import StorageResource
+
+    days = ["2026-01-10", "2026-01-11", "2026-01-12"]
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("game_scores", partitions_def=DAILY),
+                dg.AssetSpec("model_performance", partitions_def=DAILY)],
+        asset_checks=[game_scores_checks, model_performance_metrics],
+        jobs=[dg.define_asset_job("checks", selection=dg.AssetSelection.all_asset_checks(),
+                                  partitions_def=DAILY)],
+        resources={"store": StorageResource(root=str(tmp_path))})
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("checks").execute_in_process(
+        instance=instance, tags={"dagster/asset_partition_range_start": days[0],
+                                 "dagster/asset_partition_range_end": days[-1]})
+    evaluations = result.get_asset_check_evaluations()
+    # the store is empty: every date fails every check, each on its own partition, saying why
+    assert sorted((e.check_name, e.partition) for e in evaluations) == sorted(
+        (n, d) for n in ("probabilities_in_unit_interval", "one_row_per_game", "stakes_within_cap",
+                         "schedule_covered", "metrics_in_range") for d in days)
+    assert not any(e.passed for e in evaluations)
+    assert all("no stored run" in e.metadata["details"].value for e in evaluations)
+    for key in defs.resolve_asset_graph().asset_check_keys:
+        statuses = {r.partition: r.status for r in
+                    instance.event_log_storage.get_asset_check_execution_history(key, limit=10)}
+        assert statuses == {d: AssetCheckExecutionRecordStatus.FAILED for d in days}, key
