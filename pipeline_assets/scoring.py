@@ -240,17 +240,66 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     })
 
 
+def reads_market(model) -> bool:
+    """Whether a model's inputs include the market columns (`mkt_*`), which a caller's prices
+    replace."""
+    return any(str(c).startswith("mkt_") for c in getattr(model, "feature_cols", ()))
+
+
+@dataclass(frozen=True)
+class PriceFree:
+    """What scoring games needs that the market's prices do not change, per game of the features
+    it was computed on: the market-free P(home win), the with-market model's own market-free
+    input and the logistic baseline.  A part is None when its model reads the market columns
+    (it is then run on the priced features).  The API computes it once per matchup of a date
+    (`price_free`), so an on-demand request with prices runs only `score_priced`."""
+
+    p_market_free: np.ndarray | None
+    p_with_market_free: np.ndarray | None
+    p_logistic: np.ndarray | None
+
+    def take(self, i: int) -> "PriceFree":
+        """The parts of game `i` alone."""
+        return PriceFree(*(None if v is None else v[i:i + 1] for v in
+                           (self.p_market_free, self.p_with_market_free, self.p_logistic)))
+
+
+def price_free(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
+               market: LoadedModel) -> PriceFree:
+    """The `PriceFree` parts of `features` (live game features) and their candidate players."""
+    fm, mm, base = free.model["model"], market.model["model"], free.model["baseline"]
+    inner = getattr(mm, "free", None) if hasattr(mm, "predict_from_free") else None
+    return PriceFree(
+        None if reads_market(fm) else win_probability(fm, features, players),
+        None if inner is None or reads_market(inner) else win_probability(inner, features, players),
+        None if reads_market(base) else base.predict_proba(features))
+
+
+def score_priced(features: pd.DataFrame, players: pd.DataFrame, parts: PriceFree,
+                 free: LoadedModel, market: LoadedModel, odds: pd.DataFrame, as_of: pd.Timestamp,
+                 policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
+    """`score_slate` given the games' `PriceFree` parts: only what the prices change is computed
+    (the with-market model's last step, parts a model reads the market for, Monte Carlo, stakes)."""
+    fm, mm = free.model["model"], market.model["model"]
+    p_free = parts.p_market_free if parts.p_market_free is not None else \
+        win_probability(fm, features, players)
+    p_with = mm.predict_from_free(features, parts.p_with_market_free) \
+        if parts.p_with_market_free is not None else win_probability(mm, features, players)
+    p_logistic = parts.p_logistic if parts.p_logistic is not None else \
+        free.model["baseline"].predict_proba(features)
+    table = score_games(features, p_free, p_with, p_logistic, odds, n_sims=n_sims,
+                        seed=mc_seed(as_of), policy=policy)
+    table.insert(0, "run_as_of_ts", as_of)
+    return table
+
+
 def score_slate(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
                 market: LoadedModel, odds: pd.DataFrame, as_of: pd.Timestamp, policy: StakePolicy,
                 n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
     """A slate scored with a given market-free model (edge, stakes, Monte Carlo seeded by the
     as-of) and with-market model, on the live game features and the slate's candidate players."""
-    table = score_games(features, win_probability(free.model["model"], features, players),
-                        win_probability(market.model["model"], features, players),
-                        free.model["baseline"].predict_proba(features), odds, n_sims=n_sims,
-                        seed=mc_seed(as_of), policy=policy)
-    table.insert(0, "run_as_of_ts", as_of)
-    return table
+    return score_priced(features, players, price_free(features, players, free, market), free,
+                        market, odds, as_of, policy, n_sims)
 
 
 def score_game_table(features: pd.DataFrame, players: pd.DataFrame, models: ProductionModels,

@@ -51,7 +51,7 @@ from pipeline_assets import scoring
 from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, History, LivePolicy,
                                        features_from_tables, latest_per_game, load_history,
                                        read_live_inputs)
-from pipeline_assets.features.asof import market_consensus
+from pipeline_assets.features.asof import one_book_consensus
 from pipeline_assets.ratings import franchises
 from resources import storage
 from resources.cache import Cache
@@ -193,6 +193,8 @@ class MatchupGrid:
     scheduled: dict
     by_game: dict
     odds: pd.DataFrame
+    # scoring.PriceFree of every pair (aligned with `targets`), per production model versions
+    price_free: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- the service
@@ -670,8 +672,13 @@ class Service:
 
     def grid_features(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
-        """`exact_features` from the grid: the pair's rows, with the market columns recomputed by
-        the builders' own `market_consensus` when the caller gives prices."""
+        """`exact_features` from the grid: the pair's rows, with the market columns recomputed
+        from the caller's prices when it gives any (`one_book_consensus`: the builders'
+        `market_consensus` of that one odds row)."""
+        return self._grid_pair(h, a, day, now, prices)[2:]
+
+    def _grid_pair(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict):
+        """(grid, the pair's position in it, then what `grid_features` returns)."""
         g = self.grid(day, now)
         i = g.index[(h, a)]
         target = g.targets.iloc[[i]].reset_index(drop=True)
@@ -680,23 +687,40 @@ class Service:
         players = g.players.iloc[g.by_game.get(gid, [])].reset_index(drop=True)
         if any(v is not None for v in prices.values()):
             odds = self._odds_frame(gid, target["cutoff_ts"].iloc[0], prices)
-            mkt = market_consensus(target, odds)
+            mkt = one_book_consensus(prices["home_ml"], prices["away_ml"], prices["spread"],
+                                     prices["total"])
             for c in MARKET_GAME_COLUMNS:
-                games[c] = mkt[c].to_numpy().astype(games[c].dtype)
-            players["mkt_abs_spread"] = np.abs(np.full(len(players), mkt["mkt_home_spread"].iloc[0],
-                                                       dtype=float)).astype(
-                players["mkt_abs_spread"].dtype)
+                games[c] = np.array([mkt[c]]).astype(games[c].dtype)
+            players["mkt_abs_spread"] = np.full(len(players), abs(mkt["mkt_home_spread"])
+                                                ).astype(players["mkt_abs_spread"].dtype)
         else:
             odds = g.odds[g.odds["game_id"] == gid].reset_index(drop=True)
-        return games, players, target, odds, g.scheduled[(h, a)]
+        return g, i, games, players, target, odds, g.scheduled[(h, a)]
+
+    def price_free(self, g: MatchupGrid, models: scoring.ProductionModels) -> scoring.PriceFree:
+        """The grid's `scoring.PriceFree` parts under the production models (every pair in one
+        call of the models, kept with the grid): a request then runs only what its prices
+        change."""
+        key = tuple(models.versions().items())
+        with self._lock:
+            parts = g.price_free.get(key)
+            if parts is None:
+                parts = g.price_free[key] = scoring.price_free(g.games, g.players, models.free,
+                                                               models.market)
+            return parts
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
                  exact: bool = False, arm: str = CONTROL) -> dict:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
-        games, players, target, odds, scheduled = (self.exact_features if exact else
-                                                   self.grid_features)(h, a, day, now, prices)
         models = self.models()
+        parts = None
+        if exact:
+            games, players, target, odds, scheduled = self.exact_features(h, a, day, now, prices)
+        else:
+            g, i, games, players, target, odds, scheduled = self._grid_pair(h, a, day, now,
+                                                                            prices)
+            parts = self.price_free(g, models).take(i)
         table, version, role = None, models.free.version, PRODUCTION
         if arm == TREATMENT:
             shadow = self.shadow()
@@ -706,7 +730,10 @@ class Service:
                 LOG.warning(f"treatment answered by production: {problem}")
             else:
                 version, role = shadow.version, SHADOW
-        if table is None:
+        if table is None and parts is not None:
+            table = scoring.score_priced(games, players, parts, models.free, models.market, odds,
+                                         now, self.policy, self.n_sims)
+        elif table is None:
             table = scoring.score_game_table(games, players, models, odds, now, self.policy,
                                              self.n_sims)
         features_as_of = now if exact else self.grid(day, now).as_of
