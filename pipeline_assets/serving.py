@@ -238,6 +238,7 @@ class Service:
         self._writer: ThreadPoolExecutor | None = None
         self._written: list[Future] = []
         self._fallback_log: PredictionsLog | None = None
+        self._warm: dict = {"state": "not started"}
 
     # ------------------------------------------------------------------ teams
     def team_id(self, value: str, side: str) -> int:
@@ -910,7 +911,34 @@ class Service:
             meta = {"error": f"{type(exc).__name__}: {exc}"}
         return {"status": "ok" if all(versions.values()) else "degraded",
                 "now": now.isoformat(), "models": versions, "model_metadata": meta,
-                "data": data, "cache": cache}
+                "data": data, "cache": cache, "warm": dict(self._warm)}
+
+    # ------------------------------------------------------------------ warm-up
+    def warm(self) -> dict:
+        """Build what an on-demand request of today reads -- models, the matchup grid, its
+        price-free scores -- and run one Monte Carlo, so no user request pays for them (each API
+        worker process calls it once at startup, in the background).  Never raises: the state
+        (`ready`, or why not) is in `health()`."""
+        t0 = time.perf_counter()
+        self._warm = {"state": "building", "pid": os.getpid()}
+        try:
+            now = self.clock()
+            day = league_today(now).isoformat()
+            models = self.models()
+            g = self.grid(day, now)
+            parts = self.price_free(g, models)
+            h, a = next(iter(g.index))
+            _, i, games, players, _, odds, _ = self._grid_pair(h, a, day, now, {
+                "spread": -1.5, "total": 220.5, "home_ml": -110.0, "away_ml": -110.0})
+            scoring.score_priced(games, players, parts.take(i), models.free, models.market, odds,
+                                 now, self.policy, self.n_sims)
+            self._warm = {"state": "ready", "date": day, "pid": os.getpid(),
+                          "seconds": round(time.perf_counter() - t0, 2)}
+        except Exception as exc:  # no model yet, no data: requests build what they need later
+            self._warm = {"state": f"not warmed: {type(exc).__name__}: {exc}",
+                          "pid": os.getpid()}
+            LOG.warning(f"warm-up: {self._warm['state']}")
+        return self._warm
 
     # ------------------------------------------------------------------ invalidation
     def on_live_run(self, day: str) -> dict:
