@@ -76,6 +76,7 @@ def main() -> int:
               f"{' (under cProfile)' if prof else ''}")
         if prof:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(15)
     finally:
         cache.clear()
     return 0
