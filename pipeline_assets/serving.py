@@ -67,7 +67,8 @@ REQUEST_BOOK = "request"          # bookmaker name of the prices a /predict call
 TS = "datetime64[us, UTC]"
 RECHECK_SECONDS = 2.0             # how often in-process copies look at their files again
 SERVE_SIMS_ENV = "TIPOFF_SERVE_SIMS"
-GRID_MAX_AGE = 15 * 60            # seconds a date's matchup grid is used before it is rebuilt
+GRID_MAX_AGE = 15 * 60            # seconds after which a date's matchup grid is rebuilt (in the
+                                  # background: the old one answers meanwhile)
 AB_SPLIT_ENV = "TIPOFF_AB_SPLIT"
 CONTROL, TREATMENT = "control", "treatment"   # the arms: production answers / the candidate does
 LOG = logging.getLogger("tipoff.serve")
@@ -228,6 +229,8 @@ class Service:
         self._history = _Memo()
         self._inputs: dict[str, _Memo] = {}
         self._grids: dict[str, MatchupGrid] = {}
+        self._refreshing: set[str] = set()
+        self._price_lock = threading.Lock()
         self._game_dates: dict[str, str] = {}
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
@@ -640,36 +643,59 @@ class Service:
     def grid(self, day: str, now: pd.Timestamp) -> MatchupGrid:
         """Live features of every ordered pair of teams on `day` as of now, built in one call of
         the live builders (a request then costs a lookup, not a feature build); rebuilt when a
-        snapshot run or a label lands, and after GRID_MAX_AGE seconds."""
+        snapshot run or a label lands (by the request that finds it: its answer must use the
+        new data) and, in the background while the old grid keeps answering, once it is
+        GRID_MAX_AGE seconds old (the data unchanged: only the as-of moves)."""
         with self._lock:
             g = self._grids.get(day)
-            fresh = g is not None and (time.monotonic() - g.built) < GRID_MAX_AGE
-            if fresh and time.monotonic() - g.checked > RECHECK_SECONDS:
-                fresh = g.fingerprint == (self._snapshot_fingerprint(day),
-                                          self._label_fingerprint())
-                g.checked = time.monotonic()
-            if fresh:
-                return g
-            fp = (self._snapshot_fingerprint(day), self._label_fingerprint())
-            frames = self._frames(day, now)
-            ids = sorted(self.teams)
-            pairs = [(h, a) for h in ids for a in ids if h != a]
-            targets, scheduled = self.target_rows(pairs, day, now, frames["schedule"])
-            odds = self.odds(day, now)
-            games, players = features_from_tables(targets, self._history_before(day),
-                                                  frames["injuries"], odds, frames["rosters"])
-            by_game = {gid: idx for gid, idx in players.groupby("game_id", sort=False).indices.items()}
-            g = MatchupGrid(day=day, as_of=now, fingerprint=fp, built=time.monotonic(),
-                            checked=time.monotonic(), targets=targets, games=games,
-                            players=players, index={p: i for i, p in enumerate(pairs)},
-                            scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
-                            odds=odds)
-            self._grids[day] = g
-            # the grid is hundreds of thousands of long-lived objects: out of the collector's
-            # generations, so full collections during requests do not rescan them (p99)
-            gc.collect()
-            gc.freeze()
+            if g is not None and time.monotonic() - g.checked > RECHECK_SECONDS:
+                if g.fingerprint != (self._snapshot_fingerprint(day), self._label_fingerprint()):
+                    g = None
+                else:
+                    g.checked = time.monotonic()
+            if g is None:
+                g = self._grids[day] = self._build_grid(day, now)
+            elif time.monotonic() - g.built >= GRID_MAX_AGE and day not in self._refreshing:
+                self._refreshing.add(day)
+                threading.Thread(target=self._refresh_grid, args=(day, g), daemon=True,
+                                 name=f"tipoff-grid-{day}").start()
             return g
+
+    def _refresh_grid(self, day: str, old: MatchupGrid) -> None:
+        """Rebuild an aged grid and its price-free scores off the request path, then swap it in
+        (unless the grid was replaced or dropped meanwhile)."""
+        try:
+            g = self._build_grid(day, self.clock())
+            self.price_free(g, self.models())
+            with self._lock:
+                if self._grids.get(day) is old:
+                    self._grids[day] = g
+        except Exception as exc:  # the old grid keeps answering; the next request retries
+            LOG.warning(f"matchup grid of {day} not refreshed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._refreshing.discard(day)
+
+    def _build_grid(self, day: str, now: pd.Timestamp) -> MatchupGrid:
+        fp = (self._snapshot_fingerprint(day), self._label_fingerprint())
+        frames = self._frames(day, now)
+        ids = sorted(self.teams)
+        pairs = [(h, a) for h in ids for a in ids if h != a]
+        targets, scheduled = self.target_rows(pairs, day, now, frames["schedule"])
+        odds = self.odds(day, now)
+        games, players = features_from_tables(targets, self._history_before(day),
+                                              frames["injuries"], odds, frames["rosters"])
+        by_game = {gid: idx for gid, idx in players.groupby("game_id", sort=False).indices.items()}
+        g = MatchupGrid(day=day, as_of=now, fingerprint=fp, built=time.monotonic(),
+                        checked=time.monotonic(), targets=targets, games=games,
+                        players=players, index={p: i for i, p in enumerate(pairs)},
+                        scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
+                        odds=odds)
+        # the grid is hundreds of thousands of long-lived objects: out of the collector's
+        # generations, so full collections during requests do not rescan them (p99)
+        gc.collect()
+        gc.freeze()
+        return g
 
     def grid_features(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
@@ -703,12 +729,14 @@ class Service:
         call of the models, kept with the grid): a request then runs only what its prices
         change."""
         key = tuple(models.versions().items())
-        with self._lock:
-            parts = g.price_free.get(key)
-            if parts is None:
-                parts = g.price_free[key] = scoring.price_free(g.games, g.players, models.free,
-                                                               models.market)
-            return parts
+        parts = g.price_free.get(key)
+        if parts is None:
+            with self._price_lock:  # once per grid and versions (not under the service lock)
+                parts = g.price_free.get(key)
+                if parts is None:
+                    parts = g.price_free[key] = scoring.price_free(g.games, g.players,
+                                                                   models.free, models.market)
+        return parts
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
                  exact: bool = False, arm: str = CONTROL) -> dict:

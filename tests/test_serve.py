@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline_assets import halftime, scoring, steps
+from pipeline_assets import halftime, scoring, serving, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
 from pipeline_assets.features.asof import market_consensus, one_book_consensus
@@ -285,6 +285,22 @@ def test_starting_the_app_warms_todays_grid_in_the_background(env, cache):
     # a miss after the warm-up builds nothing: it reads the same grid
     service.predict("BOS", "LAL", DAY, spread=-1.5, home_ml=-120, away_ml=105)
     assert service._grids[DAY] is grid
+
+
+def test_an_aged_grid_answers_while_it_is_rebuilt_in_the_background(env, cache):
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    service.warm()
+    old = service._grids[DAY]
+    old.built -= serving.GRID_MAX_AGE + 1
+    assert service.grid(DAY, NOW) is old  # no request waits for the rebuild
+    for _ in range(1200):
+        if service._grids[DAY] is not old and not service._refreshing:
+            break
+        time.sleep(0.1)
+    new = service._grids[DAY]
+    assert new is not old and tuple(service.models().versions().items()) in new.price_free
+    assert service.grid(DAY, NOW) is new and not service._refreshing
+    pd.testing.assert_frame_equal(new.games, old.games)
 
 
 def test_bad_input_is_4xx_with_a_message(env, cache):
