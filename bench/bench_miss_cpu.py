@@ -16,6 +16,7 @@ import os
 import pstats
 import statistics
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,11 +28,38 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_api import DAY, NOW  # noqa: E402
 
 
+def concurrent(miss, n: int, threads: int) -> None:
+    """`n` misses from `threads` threads started together: latency p50/p99, misses/s, CPU."""
+    lat, lock, start = [], threading.Lock(), threading.Barrier(threads)
+
+    def client(k: int) -> None:
+        start.wait()
+        for i in range(k + 50_000, n + 50_000, threads):
+            t0 = time.perf_counter()
+            miss(i)
+            with lock:
+                lat.append((time.perf_counter() - t0) * 1000)
+    w0, c0, t0 = time.perf_counter(), time.process_time(), os.times()
+    pool = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    wall, cpu, t1 = time.perf_counter() - w0, time.process_time() - c0, os.times()
+    q = statistics.quantiles(lat, n=100, method="inclusive")
+    print(f"{n} misses from {threads} threads at once: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
+          f"{n / wall:.1f} misses/s, CPU {cpu / n * 1000:.1f} ms per miss (user "
+          f"{(t1.user - t0.user) / n * 1000:.1f}, system {(t1.system - t0.system) / n * 1000:.1f}); "
+          f"load1 {os.getloadavg()[0]:.1f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", required=True, help="a store built by bench/bench_api.py")
     ap.add_argument("--misses", type=int, default=50)
     ap.add_argument("--profile", action="store_true", help="print the cProfile top 30")
+    ap.add_argument("--threads", type=int, default=0, help="then as many misses again from this "
+                    "many threads at once (the API's thread pool): wall p50/p99 and misses/s")
     ap.add_argument("--redis-url", default=os.environ.get("TIPOFF_REDIS_URL",
                                                           "redis://127.0.0.1:6379/0"))
     args = ap.parse_args()
@@ -62,7 +90,7 @@ def main() -> int:
         prof = cProfile.Profile() if args.profile else None
         wall, cpu = [], []
         for i in range(args.misses):
-            w0, c0 = time.perf_counter(), time.process_time()
+            w0, c0, t0 = time.perf_counter(), time.process_time(), os.times()
             if prof:
                 prof.enable()
             miss(i)
@@ -74,6 +102,8 @@ def main() -> int:
               f"(max {max(wall):.1f}), CPU p50 {statistics.median(cpu):.1f} ms "
               f"(mean {statistics.mean(cpu):.1f}); load1 {os.getloadavg()[0]:.1f}"
               f"{' (under cProfile)' if prof else ''}")
+        if args.threads:
+            concurrent(miss, args.misses, args.threads)
         if prof:
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)

@@ -213,6 +213,11 @@ class Service:
     # TIPOFF_PREDICTIONS_URL when that is PostgreSQL, else the file store).
     log: PredictionsLog | None = None
     ab_split: float = field(default_factory=ab_split_from_env)
+    # On-demand predictions computed at once in this process; more wait their turn.  A miss is
+    # ~12 ms of mostly GIL-holding pandas work: 8 at once in one process take twice the CPU each
+    # (thread switching on the GIL) and all finish late; one at a time they finish in turn
+    # (bench/RESULTS.md).  More processes (`tipoff serve --workers`) are what use more cores.
+    predict_slots: int = 1
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -231,6 +236,7 @@ class Service:
         self._grids: dict[str, MatchupGrid] = {}
         self._refreshing: set[str] = set()
         self._price_lock = threading.Lock()
+        self._slots = threading.Semaphore(max(1, int(self.predict_slots)))
         self._game_dates: dict[str, str] = {}
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
@@ -740,6 +746,11 @@ class Service:
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
                  exact: bool = False, arm: str = CONTROL) -> dict:
+        with self._slots:  # `predict_slots` at once; compute_ms does not count the wait
+            return self._compute_prediction(h, a, day, now, prices, exact, arm)
+
+    def _compute_prediction(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                            exact: bool, arm: str) -> dict:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
         models = self.models()
