@@ -541,8 +541,10 @@ def latest_odds(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
         odds = empty_frame("odds")
     m = cutoffs[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
     m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
-    m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
-    return m.drop_duplicates(["game_id", "bookmaker"], keep="last").reset_index(drop=True)
+    if len(m) > 1:  # (one row -- an API caller's prices -- is its own latest: skip the work)
+        m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
+        m = m.drop_duplicates(["game_id", "bookmaker"], keep="last")
+    return m.reset_index(drop=True)
 
 
 def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
