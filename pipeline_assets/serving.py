@@ -971,6 +971,10 @@ class Service:
                 "spread": -1.5, "total": 220.5, "home_ml": -110.0, "away_ml": -110.0})
             scoring.score_priced(games, players, parts.take(i), models.free, models.market, odds,
                                  now, self.policy, self.n_sims)
+            # what the warm-up loaded (models, the grid's scores, compiled kernels) lives as long
+            # as the process: out of the collector's generations, as the grid (p99)
+            gc.collect()
+            gc.freeze()
             self._warm = {"state": "ready", "date": day, "pid": os.getpid(),
                           "seconds": round(time.perf_counter() - t0, 2)}
         except Exception as exc:  # no model yet, no data: requests build what they need later
