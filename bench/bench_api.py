@@ -298,6 +298,7 @@ def main() -> int:
             proc, url = start_server(root, "redis://127.0.0.1:1/0", prefix, args.workers)
             try:
                 assert get_json(url + "/healthz")["cache"]["reachable"] is False
+                wait_warm(url, args.workers)  # measured without the warm-up's CPU, as above
                 c = max(counts)
                 report("GET /v1/slates/{date}, Redis unreachable",
                        drive(url, [path(f"/v1/slates/{DAY}")] * max(200, args.n // 5), c))
