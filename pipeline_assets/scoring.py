@@ -209,8 +209,10 @@ def expected_total(f: pd.DataFrame) -> np.ndarray:
 
 def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market: np.ndarray,
                 p_logistic: np.ndarray, odds: pd.DataFrame | None, *, n_sims: int = DEFAULT_N_SIMS,
-                seed: int = 0, policy: StakePolicy | None = None) -> pd.DataFrame:
-    """One row per game of `features` (live game features), given the models' probabilities."""
+                seed: int = 0, policy: StakePolicy | None = None,
+                latest: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per game of `features` (live game features), given the models' probabilities
+    (`latest`: `latest_odds(odds, features)` when the caller has it already)."""
     policy = policy or StakePolicy()
     f = features.reset_index(drop=True)
     p = np.clip(np.asarray(p_market_free, float), 1e-4, 1 - 1e-4)
@@ -221,7 +223,7 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     sims, sim_home, sim_away = montecarlo.simulate_slate_scores(
         mu_margin, mu_total, MARGIN_SD, TOTAL_SD, 0.0, n_sims=n_sims, seed=seed,
         home_spread=spread, total_line=line)
-    latest = latest_odds(odds, f)
+    latest = latest_odds(odds, f) if latest is None else latest
     markets = market_recommendations(f, odds, sim_home, sim_away, policy, latest=latest)
     home_ml, away_ml = best_moneylines(latest, _game_positions(f, latest), len(f))
     p_mkt = f["mkt_prob_home"].to_numpy(float)
@@ -300,10 +302,12 @@ def price_free(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
 
 
 def score_priced(features: pd.DataFrame, players: pd.DataFrame, parts: PriceFree,
-                 free: LoadedModel, market: LoadedModel, odds: pd.DataFrame, as_of: pd.Timestamp,
-                 policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
+                 free: LoadedModel, market: LoadedModel, odds: pd.DataFrame | None,
+                 as_of: pd.Timestamp, policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS,
+                 latest: pd.DataFrame | None = None) -> pd.DataFrame:
     """`score_slate` given the games' `PriceFree` parts: only what the prices change is computed
-    (the with-market model's last step, parts a model reads the market for, Monte Carlo, stakes)."""
+    (the with-market model's last step, parts a model reads the market for, Monte Carlo, stakes;
+    `latest` as in `score_games`)."""
     fm, mm = free.model["model"], market.model["model"]
     p_free = parts.p_market_free if parts.p_market_free is not None else \
         win_probability(fm, features, players)
@@ -312,7 +316,7 @@ def score_priced(features: pd.DataFrame, players: pd.DataFrame, parts: PriceFree
     p_logistic = parts.p_logistic if parts.p_logistic is not None else \
         free.model["baseline"].predict_proba(features)
     table = score_games(features, p_free, p_with, p_logistic, odds, n_sims=n_sims,
-                        seed=mc_seed(as_of), policy=policy)
+                        seed=mc_seed(as_of), policy=policy, latest=latest)
     table.insert(0, "run_as_of_ts", as_of)
     return table
 

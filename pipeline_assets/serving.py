@@ -619,6 +619,21 @@ class Service:
             "away_ml": prices["away_ml"], "home_spread": prices["spread"],
             "total": prices["total"], "snapshot_ts": cutoff}]), "odds")
 
+    def _request_latest(self, gid: str, cutoff: pd.Timestamp, prices: dict) -> pd.DataFrame:
+        """`latest_odds` of `_odds_frame` (its one row, stamped at the cutoff, is its own latest)
+        without the as-of merge: what a miss prices its stakes from (the tests compare its
+        scores with the full path's)."""
+        nan = np.nan
+
+        def num(k):
+            return nan if prices[k] is None else float(prices[k])
+        return pd.DataFrame({
+            "game_id": [gid], "cutoff_ts": [cutoff], "bookmaker": [REQUEST_BOOK],
+            "home_ml": [num("home_ml")], "away_ml": [num("away_ml")],
+            "home_spread": [num("spread")], "total": [num("total")],
+            "home_spread_price": [nan], "away_spread_price": [nan], "over_price": [nan],
+            "under_price": [nan], "snapshot_ts": [cutoff]})
+
     def _frames(self, day: str, now: pd.Timestamp) -> dict:
         frames = dict(self.inputs(day, now).frames)
         if not len(frames["rosters"]) and day != league_today(now).isoformat():
@@ -710,8 +725,10 @@ class Service:
         `market_consensus` of that one odds row)."""
         return self._grid_pair(h, a, day, now, prices)[2:]
 
-    def _grid_pair(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict):
-        """(grid, the pair's position in it, then what `grid_features` returns)."""
+    def _grid_pair(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                   odds_frame: bool = True):
+        """(grid, the pair's position in it, then what `grid_features` returns; without
+        `odds_frame` the odds are None when the caller gives prices)."""
         g = self.grid(day, now)
         i = g.index[(h, a)]
         target = g.targets.iloc[[i]].reset_index(drop=True)
@@ -719,7 +736,8 @@ class Service:
         gid = target["game_id"].iloc[0]
         players = g.players.iloc[g.by_game.get(gid, [])].reset_index(drop=True)
         if any(v is not None for v in prices.values()):
-            odds = self._odds_frame(gid, target["cutoff_ts"].iloc[0], prices)
+            odds = self._odds_frame(gid, target["cutoff_ts"].iloc[0], prices) if odds_frame \
+                else None
             mkt = one_book_consensus(prices["home_ml"], prices["away_ml"], prices["spread"],
                                      prices["total"])
             for c in MARKET_GAME_COLUMNS:
@@ -744,6 +762,21 @@ class Service:
                                                                    models.free, models.market)
         return parts
 
+    def _score_from_grid(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                         models: scoring.ProductionModels):
+        """(the pair's `game_scores` row by production, its grid, target row, odds -- None for
+        a caller's prices --, scheduled): the grid's price-free parts and `score_priced`, with
+        the caller's prices as their own latest odds row (`_request_latest`)."""
+        given = any(v is not None for v in prices.values())
+        g, i, games, players, target, odds, scheduled = self._grid_pair(
+            h, a, day, now, prices, odds_frame=False)
+        latest = self._request_latest(target["game_id"].iloc[0], target["cutoff_ts"].iloc[0],
+                                      prices) if given else None
+        table = scoring.score_priced(games, players, self.price_free(g, models).take(i),
+                                     models.free, models.market, odds, now, self.policy,
+                                     self.n_sims, latest=latest)
+        return table, g, target, odds, scheduled
+
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
                  exact: bool = False, arm: str = CONTROL) -> dict:
         with self._slots:  # `predict_slots` at once; compute_ms does not count the wait
@@ -754,14 +787,15 @@ class Service:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
         models = self.models()
-        parts = None
-        if exact:
-            games, players, target, odds, scheduled = self.exact_features(h, a, day, now, prices)
+        table, version, role, features_as_of = None, models.free.version, PRODUCTION, now
+        if exact or arm == TREATMENT:
+            games, players, target, odds, scheduled = (self.exact_features if exact else
+                                                       self.grid_features)(h, a, day, now, prices)
+            features_as_of = now if exact else self.grid(day, now).as_of
         else:
-            g, i, games, players, target, odds, scheduled = self._grid_pair(h, a, day, now,
-                                                                            prices)
-            parts = self.price_free(g, models).take(i)
-        table, version, role = None, models.free.version, PRODUCTION
+            table, g, target, odds, scheduled = self._score_from_grid(h, a, day, now, prices,
+                                                                      models)
+            features_as_of = g.as_of
         if arm == TREATMENT:
             shadow = self.shadow()
             table, problem = scoring.score_shadow(games, players, shadow, models, odds, now,
@@ -770,13 +804,9 @@ class Service:
                 LOG.warning(f"treatment answered by production: {problem}")
             else:
                 version, role = shadow.version, SHADOW
-        if table is None and parts is not None:
-            table = scoring.score_priced(games, players, parts, models.free, models.market, odds,
-                                         now, self.policy, self.n_sims)
-        elif table is None:
+        if table is None:
             table = scoring.score_game_table(games, players, models, odds, now, self.policy,
                                              self.n_sims)
-        features_as_of = now if exact else self.grid(day, now).as_of
         rec = self._game_record(table.iloc[0].to_dict(), version, ts_token(now))
         rec.pop("run")
         rec.update({
@@ -963,14 +993,10 @@ class Service:
         try:
             now = self.clock()
             day = league_today(now).isoformat()
-            models = self.models()
-            g = self.grid(day, now)
-            parts = self.price_free(g, models)
-            h, a = next(iter(g.index))
-            _, i, games, players, _, odds, _ = self._grid_pair(h, a, day, now, {
-                "spread": -1.5, "total": 220.5, "home_ml": -110.0, "away_ml": -110.0})
-            scoring.score_priced(games, players, parts.take(i), models.free, models.market, odds,
-                                 now, self.policy, self.n_sims)
+            h, a = min(self.teams), max(self.teams)
+            self._score_from_grid(h, a, day, now, {"spread": -1.5, "total": 220.5,
+                                                   "home_ml": -110.0, "away_ml": -110.0},
+                                  self.models())
             # what the warm-up loaded (models, the grid's scores, compiled kernels) lives as long
             # as the process: out of the collector's generations, as the grid (p99)
             gc.collect()

@@ -252,8 +252,8 @@ def test_one_book_consensus_is_market_consensus_of_that_row(prices):
 
 def test_a_miss_scored_from_the_grid_equals_the_full_scoring_path(env, cache):
     """What `_predict` runs on a miss -- the grid's price-free parts (every pair scored by the
-    models at once) and `score_priced` -- gives the numbers of `score_slate` on the pair's own
-    rows, for random pairs and prices."""
+    models at once), `score_priced` and the caller's prices as their own latest odds row -- gives
+    the numbers of `score_slate` on the pair's own rows and odds, for random pairs and prices."""
     service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
     models, ids = service.models(), sorted(service.teams)
 
@@ -261,9 +261,8 @@ def test_a_miss_scored_from_the_grid_equals_the_full_scoring_path(env, cache):
     @given(hi=st.integers(0, len(ids) - 1), ai=st.integers(0, len(ids) - 1), prices=PRICES)
     def check(hi, ai, prices):
         assume(hi != ai)
-        g, i, games, players, _, odds, _ = service._grid_pair(ids[hi], ids[ai], DAY, NOW, prices)
-        fast = scoring.score_priced(games, players, service.price_free(g, models).take(i),
-                                    models.free, models.market, odds, NOW, service.policy, 500)
+        fast = service._score_from_grid(ids[hi], ids[ai], DAY, NOW, prices, models)[0]
+        games, players, _, odds, _ = service.grid_features(ids[hi], ids[ai], DAY, NOW, prices)
         full = scoring.score_game_table(games, players, models, odds, NOW, service.policy, 500)
         pd.testing.assert_frame_equal(fast, full, check_exact=False, rtol=1e-9, atol=1e-12)
         assert fast["p_home_win"].notna().all() and fast["p_home_win_with_market"].notna().all()
