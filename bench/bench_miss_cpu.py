@@ -49,7 +49,8 @@ def concurrent(miss, n: int, threads: int) -> None:
     q = statistics.quantiles(lat, n=100, method="inclusive")
     print(f"{n} misses from {threads} threads at once: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms, "
           f"{n / wall:.1f} misses/s, CPU {cpu / n * 1000:.1f} ms per miss (user "
-          f"{(t1.user - t0.user) / n * 1000:.1f}, system {(t1.system - t0.system) / n * 1000:.1f}); "
+          f"{(t1.user - t0.user) / n * 1000:.1f}, "
+          f"system {(t1.system - t0.system) / n * 1000:.1f}); "
           f"load1 {os.getloadavg()[0]:.1f}")
 
 

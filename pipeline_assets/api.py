@@ -52,9 +52,8 @@ def create_app(service: Service | None = None, api_keys: tuple[str, ...] | None 
             threading.Thread(target=service.warm, name="tipoff-warm", daemon=True).start()
         yield
 
-    app = FastAPI(title="Tipoff", version="1", default_response_class=StrictJSON,
-                  description="Leak-free NBA predictions: scored slates, on-demand matchups, games.",
-                  lifespan=lifespan)
+    app = FastAPI(title="Tipoff", version="1", default_response_class=StrictJSON, lifespan=lifespan,
+                  description="Leak-free NBA predictions: scored slates, on-demand matchups, games.")
     app.state.service = service
 
     async def require_key(x_api_key: str | None = Header(default=None, alias="X-API-Key")) -> None:
