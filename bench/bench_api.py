@@ -8,8 +8,8 @@ the slate's date is "today"; `--workers` uvicorn workers) on the real Redis unde
 prefix, and measures, at 1, 8 and 32 concurrent clients (`--clients`):
 
 * cached: /v1/slates/{date}, a repeated /v1/predict, /v1/games/{id} (answered from Redis);
-* uncached on-demand: /v1/predict with prices no one asked before (a cache miss each), after a
-  warm-up that builds the date's matchup grid;
+* uncached on-demand: /v1/predict with prices no one asked before (a cache miss each), after
+  every worker reports its warm-up (the date's matchup grid and its scores) done in /healthz;
 * throughput (requests/s) of each phase; and the slate with Redis unreachable (from the store).
 
 Each client is its own process (spawned, stdlib only: `http.client` on one keep-alive connection),
@@ -178,14 +178,37 @@ def report(name: str, r: dict, goal: str = "") -> None:
           f"load1={r['load']:.1f}  {verdict}", flush=True)
 
 
-def bench(url: str, day: str, client_counts: list[int], n: int, n_miss: int) -> None:
+def wait_warm(url: str, workers: int, timeout: float = 300) -> None:
+    """Until `workers` distinct worker processes report their warm-up (`Service.warm`: today's
+    matchup grid and its scores) done in /healthz (a new connection each time: the kernel
+    spreads them over the workers)."""
+    t0, ready = time.perf_counter(), {}
+    while len(ready) < workers:
+        if time.perf_counter() - t0 > timeout:
+            raise SystemExit(f"only {len(ready)} of {workers} workers warm after {timeout:.0f} s")
+        w = get_json(url + "/healthz").get("warm", {})
+        if w.get("state") == "ready":
+            ready[w["pid"]] = w["seconds"]
+        elif w.get("state", "").startswith("not warmed"):
+            raise SystemExit(f"a worker did not warm up: {w['state']}")
+        else:
+            time.sleep(0.05)
+    print(f"every worker warm {time.perf_counter() - t0:.1f} s after /healthz first answered "
+          f"(warm-up seconds per worker: {sorted(ready.values())}); load1 "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
+
+
+def bench(url: str, day: str, client_counts: list[int], n: int, n_miss: int,
+          workers: int | None = None) -> None:
+    if workers:
+        wait_warm(url, workers)
     slate = get_json(f"{url}/v1/slates/{day}")
     games = slate["games"]
     g = games[0]
     q = {"home": g["home"]["abbr"], "away": g["away"]["abbr"], "date": day}
     t0 = time.perf_counter()
     first = get_json(url + path("/v1/predict", q))
-    print(f"warm-up: first /v1/predict of {day} (matchup grid, models): "
+    print(f"first /v1/predict of {day} without prices: "
           f"{(time.perf_counter() - t0) * 1000:.0f} ms (compute_ms {first.get('compute_ms')}); "
           f"{len(games)} games on the slate; load1 {os.getloadavg()[0]:.1f}", flush=True)
     drive(url, [path(f"/v1/slates/{day}"), path("/v1/predict", q),
@@ -265,7 +288,7 @@ def main() -> int:
             prefix = f"tipoff:bench-{uuid.uuid4().hex[:8]}:"
             proc, url = start_server(root, args.redis_url, prefix, args.workers)
             try:
-                bench(url, DAY, counts, args.n, args.misses)
+                bench(url, DAY, counts, args.n, args.misses, args.workers)
             finally:
                 proc.terminate()
                 proc.wait(20)
@@ -275,6 +298,7 @@ def main() -> int:
             proc, url = start_server(root, "redis://127.0.0.1:1/0", prefix, args.workers)
             try:
                 assert get_json(url + "/healthz")["cache"]["reachable"] is False
+                wait_warm(url, args.workers)  # measured without the warm-up's CPU, as above
                 c = max(counts)
                 report("GET /v1/slates/{date}, Redis unreachable",
                        drive(url, [path(f"/v1/slates/{DAY}")] * max(200, args.n // 5), c))

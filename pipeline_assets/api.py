@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,12 +37,22 @@ def api_keys_from_env() -> tuple[str, ...]:
     return tuple(k.strip() for k in os.environ.get(API_KEYS_ENV, "").split(",") if k.strip())
 
 
-def create_app(service: Service | None = None, api_keys: tuple[str, ...] | None = None
-               ) -> FastAPI:
-    """The app over `service` (default: the data root and Redis of the environment)."""
+def create_app(service: Service | None = None, api_keys: tuple[str, ...] | None = None,
+               warm: bool = True) -> FastAPI:
+    """The app over `service` (default: the data root and Redis of the environment).  With
+    `warm`, starting the app (each uvicorn worker) warms the service in a background thread
+    (`Service.warm`: today's matchup grid and its scores), so /healthz answers at once and no
+    user request pays for the build."""
     service = service or Service()
     keys = api_keys_from_env() if api_keys is None else tuple(api_keys)
-    app = FastAPI(title="Tipoff", version="1", default_response_class=StrictJSON,
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if warm:
+            threading.Thread(target=service.warm, name="tipoff-warm", daemon=True).start()
+        yield
+
+    app = FastAPI(title="Tipoff", version="1", default_response_class=StrictJSON, lifespan=lifespan,
                   description="Leak-free NBA predictions: scored slates, on-demand matchups, games.")
     app.state.service = service
 

@@ -77,19 +77,17 @@ def mc_seed(as_of: pd.Timestamp) -> int:
     return int(as_of.value // 10**9) % (2**31)
 
 
-def best_prices(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
+def best_moneylines(o: pd.DataFrame, game_pos: np.ndarray, n_games: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per game: the best available home and away American prices among bookmakers' latest rows
-    at or before the game's cutoff (a bettor takes the best price)."""
-    cols = ["game_id", "best_home_ml", "best_away_ml"]
-    o = latest_odds(odds, cutoffs)
-    if o.empty:
-        return pd.DataFrame(columns=cols)
-    o = o.assign(dec_h=betting.american_to_decimal(o["home_ml"].to_numpy(float)),
-                 dec_a=betting.american_to_decimal(o["away_ml"].to_numpy(float)))
-    best = o.groupby("game_id").agg(dec_h=("dec_h", "max"), dec_a=("dec_a", "max")).reset_index()
-    best["best_home_ml"] = betting.decimal_to_american(best["dec_h"].to_numpy(float))
-    best["best_away_ml"] = betting.decimal_to_american(best["dec_a"].to_numpy(float))
-    return best[cols]
+    at or before its cutoff (`o`: `latest_odds`, `game_pos`: each row's game; a bettor takes the
+    best price); NaN for a game without a price."""
+    best = np.full((2, n_games), np.nan)
+    for k, col in enumerate(("home_ml", "away_ml")):
+        dec = np.asarray(betting.american_to_decimal(o[col].to_numpy(float)), float)
+        np.fmax.at(best[k], game_pos, dec)  # fmax: a book without this price does not count
+    return (np.asarray(betting.decimal_to_american(best[0]), float),
+            np.asarray(betting.decimal_to_american(best[1]), float))
 
 
 SIDES = {"spread": ("home", "away"), "total": ("over", "under")}
@@ -98,40 +96,59 @@ MARKET_COLUMNS = {m: [f"{m}_{c}" for c in ("side", "pick", "line", "price", "pri
                   for m in SIDES}
 
 
-def _market_candidates(o: pd.DataFrame, game_pos: pd.Series, home: np.ndarray, away: np.ndarray,
-                       market: str, fraction: float, cap: float) -> pd.DataFrame:
-    """Both sides of every book's line of one market (`o`: latest row per game and book)."""
+def _market_candidates(o: pd.DataFrame, game_pos: np.ndarray, home: np.ndarray, away: np.ndarray,
+                       market: str, fraction: float, cap: float) -> dict[str, np.ndarray] | None:
+    """Both sides of every book's line of one market (`o`: latest row per game and book,
+    `game_pos`: each row's game), as arrays: side a's rows, then side b's; None without a line."""
     line_col, (a, b) = ("home_spread", SIDES["spread"]) if market == "spread" else \
         ("total", SIDES["total"])
-    o = o[np.isfinite(o[line_col].to_numpy(float))].reset_index(drop=True)
-    if o.empty:
-        return pd.DataFrame()
-    line = o[line_col].to_numpy(float)
-    gi = game_pos.reindex(o["game_id"]).to_numpy()
-    nan = np.full(len(o), np.nan)
+    ok = np.isfinite(o[line_col].to_numpy(float))
+    if not ok.any():
+        return None
+    line = o[line_col].to_numpy(float)[ok]
+    gi = game_pos[ok]
+    nan = np.full(len(line), np.nan)
     pc, po, pps, ppt = montecarlo.line_probs_at(home, away, gi, line if market == "spread" else nan,
                                                 line if market == "total" else nan)
     p_a, push = (pc, pps) if market == "spread" else (po, ppt)
     p_b = 1.0 - p_a - push
-    price_a, price_b = ((o["home_spread_price"], o["away_spread_price"]) if market == "spread"
-                        else (o["over_price"], o["under_price"]))
-    price_a, price_b = price_a.to_numpy(float), price_b.to_numpy(float)
+    price_a, price_b = (("home_spread_price", "away_spread_price") if market == "spread"
+                        else ("over_price", "under_price"))
+    price_a, price_b = o[price_a].to_numpy(float)[ok], o[price_b].to_numpy(float)[ok]
+    book = o["bookmaker"].to_numpy(object)[ok]
     rows = []
     for side, p_win, mine, other, side_line in ((a, p_a, price_a, price_b, line),
                                                 (b, p_b, price_b, price_a,
                                                  -line if market == "spread" else line)):
         q = betting.two_way_side(p_win, push, mine, other, fraction, cap)
-        rows.append(pd.DataFrame({
-            "game_id": o["game_id"].to_numpy(), "side": side, "line": side_line,
-            "price": q["price"], "price_assumed": q["assumed"], "book": o["bookmaker"].to_numpy(),
-            "prob": p_win, "push": push, "edge": q["edge"], "ev": q["ev"], "stake": q["stake"]}))
-    return pd.concat(rows, ignore_index=True)
+        rows.append({"game": gi, "side": np.full(len(gi), side, dtype=object), "line": side_line,
+                     "price": q["price"], "price_assumed": q["assumed"], "book": book,
+                     "prob": p_win, "push": push, "edge": q["edge"], "ev": q["ev"],
+                     "stake": q["stake"]})
+    return {k: np.concatenate([np.atleast_1d(r[k]) for r in rows]) for k in rows[0]}
+
+
+def _best_candidate(c: dict[str, np.ndarray], n_games: int) -> np.ndarray:
+    """Per game, the row of `c` that is its recommendation (-1: none with a finite EV): bets
+    first, then the highest expected value; book and side make ties deterministic."""
+    best = np.full(n_games, -1)
+    keep = np.flatnonzero(np.isfinite(c["ev"]))
+    if len(keep):
+        book = np.unique(c["book"][keep], return_inverse=True)[1]
+        side = np.unique(c["side"][keep], return_inverse=True)[1]
+        order = keep[np.lexsort((side, book, -c["ev"][keep], ~c["bet"][keep], c["game"][keep]))]
+        g = c["game"][order]
+        first = order[np.r_[True, g[1:] != g[:-1]]]
+        best[c["game"][first]] = first
+    return best
 
 
 def market_recommendations(games: pd.DataFrame, odds: pd.DataFrame | None, home: np.ndarray,
-                           away: np.ndarray, policy: StakePolicy) -> pd.DataFrame:
+                           away: np.ndarray, policy: StakePolicy,
+                           latest: pd.DataFrame | None = None) -> pd.DataFrame:
     """The spread and total recommendation of each game of `games` (rows game_id, cutoff_ts;
-    `home`/`away`: its simulated scores, `montecarlo.simulate_slate_scores`), aligned with `games`.
+    `home`/`away`: its simulated scores, `montecarlo.simulate_slate_scores`), aligned with `games`
+    (`latest`: `latest_odds(odds, games)` when the caller has it already).
 
     Every book's latest line at or before the cutoff is a candidate, both sides of it: the
     Monte Carlo gives the side's win and push probabilities at that exact line, the book's two
@@ -140,39 +157,47 @@ def market_recommendations(games: pd.DataFrame, odds: pd.DataFrame | None, home:
     reaches the market's minimum edge and its push-aware Kelly stake is positive; the bet with
     the highest expected value is the game's one recommendation (line shopping).  Without a bet
     the columns describe the best candidate with side `none`, pick `-` and stake 0."""
-    out = games[["game_id"]].reset_index(drop=True)
-    o = latest_odds(odds, games)
-    pos = pd.Series(np.arange(len(out)), index=out["game_id"].to_numpy())
-    fields = ["side", "line", "price", "price_assumed", "book", "prob", "push", "edge", "ev",
-              "stake", "bet"]
+    out = {"game_id": games["game_id"].reset_index(drop=True)}
+    n = len(games)
+    o = latest_odds(odds, games) if latest is None else latest
+    gi = _game_positions(games, o)
     for market in SIDES:
         min_edge = policy.spread_min_edge if market == "spread" else policy.total_min_edge
-        c = _market_candidates(o, pos, home, away, market, policy.kelly_fraction, policy.cap)
-        best = pd.DataFrame(columns=["game_id"] + fields)
-        if not c.empty:
-            c["bet"] = (c["edge"] >= min_edge) & (c["stake"] > 0)
-            c = c[np.isfinite(c["ev"].to_numpy(float))]
-            # bets first, then the highest expected value; book and side make ties deterministic
-            best = c.sort_values(["game_id", "bet", "ev", "book", "side"],
-                                 ascending=[True, False, False, True, True], kind="mergesort")
-            best = best.drop_duplicates("game_id")
-        m = out[["game_id"]].merge(best, on="game_id", how="left")
-        bet = m["bet"].astype("boolean").fillna(False).to_numpy(bool)
-        side = np.where(bet, m["side"].to_numpy(object), "none")
-        line = m["line"].to_numpy(float)
+        c = _market_candidates(o, gi, home, away, market, policy.kelly_fraction, policy.cap)
+        if c is None:
+            c = {k: np.empty(0, dtype=t) for k, t in (
+                ("game", np.int64), ("side", object), ("line", float), ("price", float),
+                ("price_assumed", bool), ("book", object), ("prob", float), ("push", float),
+                ("edge", float), ("ev", float), ("stake", float))}
+        c["bet"] = (c["edge"] >= min_edge) & (c["stake"] > 0)
+        best = _best_candidate(c, n)
+        has = best >= 0
+
+        def chosen(name: str, fill, dtype) -> np.ndarray:
+            v = np.full(n, fill, dtype=dtype)
+            v[has] = c[name][best[has]]
+            return v
+        bet = chosen("bet", False, bool)
+        side = np.where(bet, chosen("side", None, object), "none")
+        line = chosen("line", np.nan, float)
         out[f"{market}_side"] = side
         out[f"{market}_pick"] = ["-" if sd == "none" else
                                  f"{sd} {ln:+g}" if market == "spread" else f"{sd} {ln:g}"
                                  for sd, ln in zip(side, line)]
         out[f"{market}_line"] = line
-        out[f"{market}_price"] = m["price"].to_numpy(float)
-        out[f"{market}_price_assumed"] = m["price_assumed"].astype("boolean").fillna(False) \
-            .to_numpy(bool)
-        out[f"{market}_book"] = m["book"].astype(object).where(m["book"].notna(), None).to_numpy()
+        out[f"{market}_price"] = chosen("price", np.nan, float)
+        out[f"{market}_price_assumed"] = chosen("price_assumed", False, bool)
+        out[f"{market}_book"] = chosen("book", None, object)
         for k in ("prob", "push", "edge"):
-            out[f"{market}_{k}"] = m[k].to_numpy(float)
-        out[f"{market}_stake"] = np.where(bet, m["stake"].to_numpy(float), 0.0)
-    return out[["game_id"] + MARKET_COLUMNS["spread"] + MARKET_COLUMNS["total"]]
+            out[f"{market}_{k}"] = chosen(k, np.nan, float)
+        out[f"{market}_stake"] = np.where(bet, chosen("stake", np.nan, float), 0.0)
+    return pd.DataFrame(out)
+
+
+def _game_positions(games: pd.DataFrame, o: pd.DataFrame) -> np.ndarray:
+    """Each row of `o` (odds of `games`' games) as its game's position in `games`."""
+    pos = pd.Series(np.arange(len(games)), index=games["game_id"].to_numpy())
+    return pos.reindex(o["game_id"].to_numpy()).to_numpy().astype(np.int64)
 
 
 def expected_total(f: pd.DataFrame) -> np.ndarray:
@@ -184,8 +209,10 @@ def expected_total(f: pd.DataFrame) -> np.ndarray:
 
 def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market: np.ndarray,
                 p_logistic: np.ndarray, odds: pd.DataFrame | None, *, n_sims: int = DEFAULT_N_SIMS,
-                seed: int = 0, policy: StakePolicy | None = None) -> pd.DataFrame:
-    """One row per game of `features` (live game features), given the models' probabilities."""
+                seed: int = 0, policy: StakePolicy | None = None,
+                latest: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per game of `features` (live game features), given the models' probabilities
+    (`latest`: `latest_odds(odds, features)` when the caller has it already)."""
     policy = policy or StakePolicy()
     f = features.reset_index(drop=True)
     p = np.clip(np.asarray(p_market_free, float), 1e-4, 1 - 1e-4)
@@ -196,10 +223,9 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     sims, sim_home, sim_away = montecarlo.simulate_slate_scores(
         mu_margin, mu_total, MARGIN_SD, TOTAL_SD, 0.0, n_sims=n_sims, seed=seed,
         home_spread=spread, total_line=line)
-    markets = market_recommendations(f, odds, sim_home, sim_away, policy)
-    prices = best_prices(odds, f).set_index("game_id").reindex(f["game_id"])
-    home_ml = prices["best_home_ml"].to_numpy(float)
-    away_ml = prices["best_away_ml"].to_numpy(float)
+    latest = latest_odds(odds, f) if latest is None else latest
+    markets = market_recommendations(f, odds, sim_home, sim_away, policy, latest=latest)
+    home_ml, away_ml = best_moneylines(latest, _game_positions(f, latest), len(f))
     p_mkt = f["mkt_prob_home"].to_numpy(float)
     edge_home = betting.edge(p, p_mkt)
     stake_home = np.where(np.isnan(home_ml), 0.0,
@@ -240,17 +266,68 @@ def score_games(features: pd.DataFrame, p_market_free: np.ndarray, p_with_market
     })
 
 
+def reads_market(model) -> bool:
+    """Whether a model's inputs include the market columns (`mkt_*`), which a caller's prices
+    replace."""
+    return any(str(c).startswith("mkt_") for c in getattr(model, "feature_cols", ()))
+
+
+@dataclass(frozen=True)
+class PriceFree:
+    """What scoring games needs that the market's prices do not change, per game of the features
+    it was computed on: the market-free P(home win), the with-market model's own market-free
+    input and the logistic baseline.  A part is None when its model reads the market columns
+    (it is then run on the priced features).  The API computes it once per matchup of a date
+    (`price_free`), so an on-demand request with prices runs only `score_priced`."""
+
+    p_market_free: np.ndarray | None
+    p_with_market_free: np.ndarray | None
+    p_logistic: np.ndarray | None
+
+    def take(self, i: int) -> "PriceFree":
+        """The parts of game `i` alone."""
+        return PriceFree(*(None if v is None else v[i:i + 1] for v in
+                           (self.p_market_free, self.p_with_market_free, self.p_logistic)))
+
+
+def price_free(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
+               market: LoadedModel) -> PriceFree:
+    """The `PriceFree` parts of `features` (live game features) and their candidate players."""
+    fm, mm, base = free.model["model"], market.model["model"], free.model["baseline"]
+    inner = getattr(mm, "free", None) if hasattr(mm, "predict_from_free") else None
+    return PriceFree(
+        None if reads_market(fm) else win_probability(fm, features, players),
+        None if inner is None or reads_market(inner) else win_probability(inner, features, players),
+        None if reads_market(base) else base.predict_proba(features))
+
+
+def score_priced(features: pd.DataFrame, players: pd.DataFrame, parts: PriceFree,
+                 free: LoadedModel, market: LoadedModel, odds: pd.DataFrame | None,
+                 as_of: pd.Timestamp, policy: StakePolicy, n_sims: int = DEFAULT_N_SIMS,
+                 latest: pd.DataFrame | None = None) -> pd.DataFrame:
+    """`score_slate` given the games' `PriceFree` parts: only what the prices change is computed
+    (the with-market model's last step, parts a model reads the market for, Monte Carlo, stakes;
+    `latest` as in `score_games`)."""
+    fm, mm = free.model["model"], market.model["model"]
+    p_free = parts.p_market_free if parts.p_market_free is not None else \
+        win_probability(fm, features, players)
+    p_with = mm.predict_from_free(features, parts.p_with_market_free) \
+        if parts.p_with_market_free is not None else win_probability(mm, features, players)
+    p_logistic = parts.p_logistic if parts.p_logistic is not None else \
+        free.model["baseline"].predict_proba(features)
+    table = score_games(features, p_free, p_with, p_logistic, odds, n_sims=n_sims,
+                        seed=mc_seed(as_of), policy=policy, latest=latest)
+    table.insert(0, "run_as_of_ts", as_of)
+    return table
+
+
 def score_slate(features: pd.DataFrame, players: pd.DataFrame, free: LoadedModel,
                 market: LoadedModel, odds: pd.DataFrame, as_of: pd.Timestamp, policy: StakePolicy,
                 n_sims: int = DEFAULT_N_SIMS) -> pd.DataFrame:
     """A slate scored with a given market-free model (edge, stakes, Monte Carlo seeded by the
     as-of) and with-market model, on the live game features and the slate's candidate players."""
-    table = score_games(features, win_probability(free.model["model"], features, players),
-                        win_probability(market.model["model"], features, players),
-                        free.model["baseline"].predict_proba(features), odds, n_sims=n_sims,
-                        seed=mc_seed(as_of), policy=policy)
-    table.insert(0, "run_as_of_ts", as_of)
-    return table
+    return score_priced(features, players, price_free(features, players, free, market), free,
+                        market, odds, as_of, policy, n_sims)
 
 
 def score_game_table(features: pd.DataFrame, players: pd.DataFrame, models: ProductionModels,

@@ -51,7 +51,7 @@ from pipeline_assets import scoring
 from pipeline_assets.featureio import (DEFAULT_MAX_AGE_HOURS, History, LivePolicy,
                                        features_from_tables, latest_per_game, load_history,
                                        read_live_inputs)
-from pipeline_assets.features.asof import market_consensus
+from pipeline_assets.features.asof import one_book_consensus
 from pipeline_assets.ratings import franchises
 from resources import storage
 from resources.cache import Cache
@@ -67,7 +67,8 @@ REQUEST_BOOK = "request"          # bookmaker name of the prices a /predict call
 TS = "datetime64[us, UTC]"
 RECHECK_SECONDS = 2.0             # how often in-process copies look at their files again
 SERVE_SIMS_ENV = "TIPOFF_SERVE_SIMS"
-GRID_MAX_AGE = 15 * 60            # seconds a date's matchup grid is used before it is rebuilt
+GRID_MAX_AGE = 15 * 60            # seconds after which a date's matchup grid is rebuilt (in the
+                                  # background: the old one answers meanwhile)
 AB_SPLIT_ENV = "TIPOFF_AB_SPLIT"
 CONTROL, TREATMENT = "control", "treatment"   # the arms: production answers / the candidate does
 LOG = logging.getLogger("tipoff.serve")
@@ -193,6 +194,8 @@ class MatchupGrid:
     scheduled: dict
     by_game: dict
     odds: pd.DataFrame
+    # scoring.PriceFree of every pair (aligned with `targets`), per production model versions
+    price_free: dict = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- the service
@@ -210,6 +213,11 @@ class Service:
     # TIPOFF_PREDICTIONS_URL when that is PostgreSQL, else the file store).
     log: PredictionsLog | None = None
     ab_split: float = field(default_factory=ab_split_from_env)
+    # On-demand predictions computed at once in this process; more wait their turn.  A miss is
+    # ~12 ms of mostly GIL-holding pandas work: 8 at once in one process take twice the CPU each
+    # (thread switching on the GIL) and all finish late; one at a time they finish in turn
+    # (bench/RESULTS.md).  More processes (`tipoff serve --workers`) are what use more cores.
+    predict_slots: int = 1
 
     def __post_init__(self):
         self.root = Path(self.root)
@@ -226,6 +234,9 @@ class Service:
         self._history = _Memo()
         self._inputs: dict[str, _Memo] = {}
         self._grids: dict[str, MatchupGrid] = {}
+        self._refreshing: set[str] = set()
+        self._price_lock = threading.Lock()
+        self._slots = threading.Semaphore(max(1, int(self.predict_slots)))
         self._game_dates: dict[str, str] = {}
         self._indexed: dict[str, str | None] = {}
         self._index_checked = 0.0
@@ -236,6 +247,7 @@ class Service:
         self._writer: ThreadPoolExecutor | None = None
         self._written: list[Future] = []
         self._fallback_log: PredictionsLog | None = None
+        self._warm: dict = {"state": "not started"}
 
     # ------------------------------------------------------------------ teams
     def team_id(self, value: str, side: str) -> int:
@@ -607,6 +619,21 @@ class Service:
             "away_ml": prices["away_ml"], "home_spread": prices["spread"],
             "total": prices["total"], "snapshot_ts": cutoff}]), "odds")
 
+    def _request_latest(self, gid: str, cutoff: pd.Timestamp, prices: dict) -> pd.DataFrame:
+        """`latest_odds` of `_odds_frame` (its one row, stamped at the cutoff, is its own latest)
+        without the as-of merge: what a miss prices its stakes from (the tests compare its
+        scores with the full path's)."""
+        nan = np.nan
+
+        def num(k):
+            return nan if prices[k] is None else float(prices[k])
+        return pd.DataFrame({
+            "game_id": [gid], "cutoff_ts": [cutoff], "bookmaker": [REQUEST_BOOK],
+            "home_ml": [num("home_ml")], "away_ml": [num("away_ml")],
+            "home_spread": [num("spread")], "total": [num("total")],
+            "home_spread_price": [nan], "away_spread_price": [nan], "over_price": [nan],
+            "under_price": [nan], "snapshot_ts": [cutoff]})
+
     def _frames(self, day: str, now: pd.Timestamp) -> dict:
         frames = dict(self.inputs(day, now).frames)
         if not len(frames["rosters"]) and day != league_today(now).isoformat():
@@ -637,41 +664,71 @@ class Service:
     def grid(self, day: str, now: pd.Timestamp) -> MatchupGrid:
         """Live features of every ordered pair of teams on `day` as of now, built in one call of
         the live builders (a request then costs a lookup, not a feature build); rebuilt when a
-        snapshot run or a label lands, and after GRID_MAX_AGE seconds."""
+        snapshot run or a label lands (by the request that finds it: its answer must use the
+        new data) and, in the background while the old grid keeps answering, once it is
+        GRID_MAX_AGE seconds old (the data unchanged: only the as-of moves)."""
         with self._lock:
             g = self._grids.get(day)
-            fresh = g is not None and (time.monotonic() - g.built) < GRID_MAX_AGE
-            if fresh and time.monotonic() - g.checked > RECHECK_SECONDS:
-                fresh = g.fingerprint == (self._snapshot_fingerprint(day),
-                                          self._label_fingerprint())
-                g.checked = time.monotonic()
-            if fresh:
-                return g
-            fp = (self._snapshot_fingerprint(day), self._label_fingerprint())
-            frames = self._frames(day, now)
-            ids = sorted(self.teams)
-            pairs = [(h, a) for h in ids for a in ids if h != a]
-            targets, scheduled = self.target_rows(pairs, day, now, frames["schedule"])
-            odds = self.odds(day, now)
-            games, players = features_from_tables(targets, self._history_before(day),
-                                                  frames["injuries"], odds, frames["rosters"])
-            by_game = {gid: idx for gid, idx in players.groupby("game_id", sort=False).indices.items()}
-            g = MatchupGrid(day=day, as_of=now, fingerprint=fp, built=time.monotonic(),
-                            checked=time.monotonic(), targets=targets, games=games,
-                            players=players, index={p: i for i, p in enumerate(pairs)},
-                            scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
-                            odds=odds)
-            self._grids[day] = g
-            # the grid is hundreds of thousands of long-lived objects: out of the collector's
-            # generations, so full collections during requests do not rescan them (p99)
-            gc.collect()
-            gc.freeze()
+            if g is not None and time.monotonic() - g.checked > RECHECK_SECONDS:
+                if g.fingerprint != (self._snapshot_fingerprint(day), self._label_fingerprint()):
+                    g = None
+                else:
+                    g.checked = time.monotonic()
+            if g is None:
+                g = self._grids[day] = self._build_grid(day, now)
+            elif time.monotonic() - g.built >= GRID_MAX_AGE and day not in self._refreshing:
+                self._refreshing.add(day)
+                threading.Thread(target=self._refresh_grid, args=(day, g), daemon=True,
+                                 name=f"tipoff-grid-{day}").start()
             return g
+
+    def _refresh_grid(self, day: str, old: MatchupGrid) -> None:
+        """Rebuild an aged grid and its price-free scores off the request path, then swap it in
+        (unless the grid was replaced or dropped meanwhile)."""
+        try:
+            g = self._build_grid(day, self.clock())
+            self.price_free(g, self.models())
+            with self._lock:
+                if self._grids.get(day) is old:
+                    self._grids[day] = g
+        except Exception as exc:  # the old grid keeps answering; the next request retries
+            LOG.warning(f"matchup grid of {day} not refreshed: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._refreshing.discard(day)
+
+    def _build_grid(self, day: str, now: pd.Timestamp) -> MatchupGrid:
+        fp = (self._snapshot_fingerprint(day), self._label_fingerprint())
+        frames = self._frames(day, now)
+        ids = sorted(self.teams)
+        pairs = [(h, a) for h in ids for a in ids if h != a]
+        targets, scheduled = self.target_rows(pairs, day, now, frames["schedule"])
+        odds = self.odds(day, now)
+        games, players = features_from_tables(targets, self._history_before(day),
+                                              frames["injuries"], odds, frames["rosters"])
+        by_game = {gid: idx for gid, idx in players.groupby("game_id", sort=False).indices.items()}
+        g = MatchupGrid(day=day, as_of=now, fingerprint=fp, built=time.monotonic(),
+                        checked=time.monotonic(), targets=targets, games=games,
+                        players=players, index={p: i for i, p in enumerate(pairs)},
+                        scheduled=dict(zip(pairs, scheduled)), by_game=by_game,
+                        odds=odds)
+        # the grid is hundreds of thousands of long-lived objects: out of the collector's
+        # generations, so full collections during requests do not rescan them (p99)
+        gc.collect()
+        gc.freeze()
+        return g
 
     def grid_features(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict
                       ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, bool]:
-        """`exact_features` from the grid: the pair's rows, with the market columns recomputed by
-        the builders' own `market_consensus` when the caller gives prices."""
+        """`exact_features` from the grid: the pair's rows, with the market columns recomputed
+        from the caller's prices when it gives any (`one_book_consensus`: the builders'
+        `market_consensus` of that one odds row)."""
+        return self._grid_pair(h, a, day, now, prices)[2:]
+
+    def _grid_pair(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                   odds_frame: bool = True):
+        """(grid, the pair's position in it, then what `grid_features` returns; without
+        `odds_frame` the odds are None when the caller gives prices)."""
         g = self.grid(day, now)
         i = g.index[(h, a)]
         target = g.targets.iloc[[i]].reset_index(drop=True)
@@ -679,25 +736,66 @@ class Service:
         gid = target["game_id"].iloc[0]
         players = g.players.iloc[g.by_game.get(gid, [])].reset_index(drop=True)
         if any(v is not None for v in prices.values()):
-            odds = self._odds_frame(gid, target["cutoff_ts"].iloc[0], prices)
-            mkt = market_consensus(target, odds)
+            odds = self._odds_frame(gid, target["cutoff_ts"].iloc[0], prices) if odds_frame \
+                else None
+            mkt = one_book_consensus(prices["home_ml"], prices["away_ml"], prices["spread"],
+                                     prices["total"])
             for c in MARKET_GAME_COLUMNS:
-                games[c] = mkt[c].to_numpy().astype(games[c].dtype)
-            players["mkt_abs_spread"] = np.abs(np.full(len(players), mkt["mkt_home_spread"].iloc[0],
-                                                       dtype=float)).astype(
-                players["mkt_abs_spread"].dtype)
+                games[c] = np.array([mkt[c]]).astype(games[c].dtype)
+            players["mkt_abs_spread"] = np.full(len(players), abs(mkt["mkt_home_spread"])
+                                                ).astype(players["mkt_abs_spread"].dtype)
         else:
             odds = g.odds[g.odds["game_id"] == gid].reset_index(drop=True)
-        return games, players, target, odds, g.scheduled[(h, a)]
+        return g, i, games, players, target, odds, g.scheduled[(h, a)]
+
+    def price_free(self, g: MatchupGrid, models: scoring.ProductionModels) -> scoring.PriceFree:
+        """The grid's `scoring.PriceFree` parts under the production models (every pair in one
+        call of the models, kept with the grid): a request then runs only what its prices
+        change."""
+        key = tuple(models.versions().items())
+        parts = g.price_free.get(key)
+        if parts is None:
+            with self._price_lock:  # once per grid and versions (not under the service lock)
+                parts = g.price_free.get(key)
+                if parts is None:
+                    parts = g.price_free[key] = scoring.price_free(g.games, g.players,
+                                                                   models.free, models.market)
+        return parts
+
+    def _score_from_grid(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                         models: scoring.ProductionModels):
+        """(the pair's `game_scores` row by production, its grid, target row, odds -- None for
+        a caller's prices --, scheduled): the grid's price-free parts and `score_priced`, with
+        the caller's prices as their own latest odds row (`_request_latest`)."""
+        given = any(v is not None for v in prices.values())
+        g, i, games, players, target, odds, scheduled = self._grid_pair(
+            h, a, day, now, prices, odds_frame=False)
+        latest = self._request_latest(target["game_id"].iloc[0], target["cutoff_ts"].iloc[0],
+                                      prices) if given else None
+        table = scoring.score_priced(games, players, self.price_free(g, models).take(i),
+                                     models.free, models.market, odds, now, self.policy,
+                                     self.n_sims, latest=latest)
+        return table, g, target, odds, scheduled
 
     def _predict(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
                  exact: bool = False, arm: str = CONTROL) -> dict:
+        with self._slots:  # `predict_slots` at once; compute_ms does not count the wait
+            return self._compute_prediction(h, a, day, now, prices, exact, arm)
+
+    def _compute_prediction(self, h: int, a: int, day: str, now: pd.Timestamp, prices: dict,
+                            exact: bool, arm: str) -> dict:
         t0 = time.perf_counter()
         given = any(v is not None for v in prices.values())
-        games, players, target, odds, scheduled = (self.exact_features if exact else
-                                                   self.grid_features)(h, a, day, now, prices)
         models = self.models()
-        table, version, role = None, models.free.version, PRODUCTION
+        table, version, role, features_as_of = None, models.free.version, PRODUCTION, now
+        if exact or arm == TREATMENT:
+            games, players, target, odds, scheduled = (self.exact_features if exact else
+                                                       self.grid_features)(h, a, day, now, prices)
+            features_as_of = now if exact else self.grid(day, now).as_of
+        else:
+            table, g, target, odds, scheduled = self._score_from_grid(h, a, day, now, prices,
+                                                                      models)
+            features_as_of = g.as_of
         if arm == TREATMENT:
             shadow = self.shadow()
             table, problem = scoring.score_shadow(games, players, shadow, models, odds, now,
@@ -709,7 +807,6 @@ class Service:
         if table is None:
             table = scoring.score_game_table(games, players, models, odds, now, self.policy,
                                              self.n_sims)
-        features_as_of = now if exact else self.grid(day, now).as_of
         rec = self._game_record(table.iloc[0].to_dict(), version, ts_token(now))
         rec.pop("run")
         rec.update({
@@ -883,7 +980,34 @@ class Service:
             meta = {"error": f"{type(exc).__name__}: {exc}"}
         return {"status": "ok" if all(versions.values()) else "degraded",
                 "now": now.isoformat(), "models": versions, "model_metadata": meta,
-                "data": data, "cache": cache}
+                "data": data, "cache": cache, "warm": dict(self._warm)}
+
+    # ------------------------------------------------------------------ warm-up
+    def warm(self) -> dict:
+        """Build what an on-demand request of today reads -- models, the matchup grid, its
+        price-free scores -- and run one Monte Carlo, so no user request pays for them (each API
+        worker process calls it once at startup, in the background).  Never raises: the state
+        (`ready`, or why not) is in `health()`."""
+        t0 = time.perf_counter()
+        self._warm = {"state": "building", "pid": os.getpid()}
+        try:
+            now = self.clock()
+            day = league_today(now).isoformat()
+            h, a = min(self.teams), max(self.teams)
+            self._score_from_grid(h, a, day, now, {"spread": -1.5, "total": 220.5,
+                                                   "home_ml": -110.0, "away_ml": -110.0},
+                                  self.models())
+            # what the warm-up loaded (models, the grid's scores, compiled kernels) lives as long
+            # as the process: out of the collector's generations, as the grid (p99)
+            gc.collect()
+            gc.freeze()
+            self._warm = {"state": "ready", "date": day, "pid": os.getpid(),
+                          "seconds": round(time.perf_counter() - t0, 2)}
+        except Exception as exc:  # no model yet, no data: requests build what they need later
+            self._warm = {"state": f"not warmed: {type(exc).__name__}: {exc}",
+                          "pid": os.getpid()}
+            LOG.warning(f"warm-up: {self._warm['state']}")
+        return self._warm
 
     # ------------------------------------------------------------------ invalidation
     def on_live_run(self, day: str) -> dict:

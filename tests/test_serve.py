@@ -20,10 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from pipeline_assets import halftime, scoring, steps
+from pipeline_assets import halftime, scoring, serving, steps
 from pipeline_assets.api import create_app
 from pipeline_assets.cli import parser
+from pipeline_assets.features.asof import market_consensus, one_book_consensus
 from pipeline_assets.serving import Plan, Service, ab_arm, ab_split_from_env
 from resources import storage
 from resources.cache import TTL_SECONDS, Cache
@@ -33,6 +36,7 @@ from sensors.cache import on_run_success
 from tests.test_shadow import _copy as _copy_with_shadow
 from tests.helpers import build_trained_store, partition_dir, read_table, use_simulated_store
 from tipoff_core.domain import betting
+from tipoff_core.schemas import restore_dtypes
 
 HISTORY = ("2025-10-21", "2025-12-10")
 PAST, DAY = "2025-12-10", "2025-12-11"
@@ -220,6 +224,82 @@ def test_the_matchup_grid_equals_the_live_builders_on_one_target(env, cache, pri
         for e, x in zip(exact[:3], grid[:3]):
             pd.testing.assert_frame_equal(e, x)
         assert exact[4] == grid[4]
+
+
+AMERICAN = st.one_of(st.none(), st.integers(-1000, -100).map(float),
+                     st.integers(100, 1000).map(float))
+PRICES = st.fixed_dictionaries({
+    "spread": st.one_of(st.none(), st.integers(-40, 40).map(lambda x: x / 2)),
+    "total": st.one_of(st.none(), st.integers(380, 500).map(lambda x: x / 2)),
+    "home_ml": AMERICAN, "away_ml": AMERICAN})
+
+
+@given(prices=PRICES)
+def test_one_book_consensus_is_market_consensus_of_that_row(prices):
+    cutoff = pd.Timestamp("2025-12-11T17:30:00Z")
+    target = pd.DataFrame({"game_id": ["G1"], "cutoff_ts": [cutoff]})
+    odds = restore_dtypes(pd.DataFrame([{
+        "game_id": "G1", "bookmaker": "request", "home_ml": prices["home_ml"],
+        "away_ml": prices["away_ml"], "home_spread": prices["spread"], "total": prices["total"],
+        "snapshot_ts": cutoff}]), "odds")
+    frame = market_consensus(target, odds).iloc[0].to_dict()
+    fast = one_book_consensus(prices["home_ml"], prices["away_ml"], prices["spread"],
+                              prices["total"])
+    assert set(fast) == set(frame) - {"game_id"}
+    for k, v in fast.items():
+        assert v == pytest.approx(frame[k], nan_ok=True, rel=1e-12), k
+
+
+def test_a_miss_scored_from_the_grid_equals_the_full_scoring_path(env, cache):
+    """What `_predict` runs on a miss -- the grid's price-free parts (every pair scored by the
+    models at once), `score_priced` and the caller's prices as their own latest odds row -- gives
+    the numbers of `score_slate` on the pair's own rows and odds, for random pairs and prices."""
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    models, ids = service.models(), sorted(service.teams)
+
+    @settings(max_examples=25, deadline=None)
+    @given(hi=st.integers(0, len(ids) - 1), ai=st.integers(0, len(ids) - 1), prices=PRICES)
+    def check(hi, ai, prices):
+        assume(hi != ai)
+        fast = service._score_from_grid(ids[hi], ids[ai], DAY, NOW, prices, models)[0]
+        games, players, _, odds, _ = service.grid_features(ids[hi], ids[ai], DAY, NOW, prices)
+        full = scoring.score_game_table(games, players, models, odds, NOW, service.policy, 500)
+        pd.testing.assert_frame_equal(fast, full, check_exact=False, rtol=1e-9, atol=1e-12)
+        assert fast["p_home_win"].notna().all() and fast["p_home_win_with_market"].notna().all()
+    check()
+
+
+def test_starting_the_app_warms_todays_grid_in_the_background(env, cache):
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    assert service.health()["warm"]["state"] == "not started"
+    with TestClient(create_app(service, api_keys=())) as client:
+        for _ in range(600):  # the warm-up runs in its own thread: /healthz answers meanwhile
+            warm = client.get("/healthz").json()["warm"]
+            if warm["state"] not in ("not started", "building"):
+                break
+            time.sleep(0.1)
+        assert warm["state"] == "ready" and warm["date"] == DAY and warm["pid"] == os.getpid()
+    grid = service._grids[DAY]
+    assert tuple(service.models().versions().items()) in grid.price_free
+    # a miss after the warm-up builds nothing: it reads the same grid
+    service.predict("BOS", "LAL", DAY, spread=-1.5, home_ml=-120, away_ml=105)
+    assert service._grids[DAY] is grid
+
+
+def test_an_aged_grid_answers_while_it_is_rebuilt_in_the_background(env, cache):
+    service = Service(root=env, cache=cache, clock=lambda: NOW, n_sims=500)
+    service.warm()
+    old = service._grids[DAY]
+    old.built -= serving.GRID_MAX_AGE + 1
+    assert service.grid(DAY, NOW) is old  # no request waits for the rebuild
+    for _ in range(1200):
+        if service._grids[DAY] is not old and not service._refreshing:
+            break
+        time.sleep(0.1)
+    new = service._grids[DAY]
+    assert new is not old and tuple(service.models().versions().items()) in new.price_free
+    assert service.grid(DAY, NOW) is new and not service._refreshing
+    pd.testing.assert_frame_equal(new.games, old.games)
 
 
 def test_bad_input_is_4xx_with_a_message(env, cache):

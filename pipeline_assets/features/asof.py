@@ -541,8 +541,10 @@ def latest_odds(odds: pd.DataFrame, cutoffs: pd.DataFrame) -> pd.DataFrame:
         odds = empty_frame("odds")
     m = cutoffs[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
     m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
-    m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
-    return m.drop_duplicates(["game_id", "bookmaker"], keep="last").reset_index(drop=True)
+    if len(m) > 1:  # (one row -- an API caller's prices -- is its own latest: skip the work)
+        m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
+        m = m.drop_duplicates(["game_id", "bookmaker"], keep="last")
+    return m.reset_index(drop=True)
 
 
 def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
@@ -550,9 +552,7 @@ def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
     (game_id, cutoff_ts); aligned with ``games``.  P(home) is de-vigged multiplicatively per book
     (p_home / (p_home + p_away)); the consensus is the median over books (NaN-skipping)."""
     m = latest_odds(odds, games)
-    ph = american_to_prob(m["home_ml"].to_numpy())
-    pa = american_to_prob(m["away_ml"].to_numpy())
-    m = m.assign(p=ph / (ph + pa))
+    m = m.assign(p=devigged_home_prob(m["home_ml"].to_numpy(), m["away_ml"].to_numpy()))
     agg = m.groupby("game_id", sort=False).agg(
         mkt_n_books=("bookmaker", "size"), mkt_prob_home=("p", "median"),
         mkt_home_spread=("home_spread", "median"), mkt_total=("total", "median"))
@@ -561,6 +561,25 @@ def market_consensus(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
     out["mkt_n_books"] = out["mkt_n_books"].fillna(0).astype(np.int64)
     out["mkt_available"] = out["mkt_n_books"] > 0
     return out
+
+
+def devigged_home_prob(home_ml, away_ml) -> np.ndarray:
+    """P(home) of one book's two American prices, de-vigged multiplicatively (NaN when either
+    is missing or invalid)."""
+    ph, pa = american_to_prob(home_ml), american_to_prob(away_ml)
+    return ph / (ph + pa)
+
+
+def one_book_consensus(home_ml: float | None, away_ml: float | None,
+                       home_spread: float | None, total: float | None) -> dict:
+    """`market_consensus` of a game whose only odds are one bookmaker's row at or before its
+    cutoff (the median over one book is that book's row), as scalars: what the API makes of a
+    caller's prices without building frames (None = not given)."""
+    def num(v):
+        return np.nan if v is None else float(v)
+    p = devigged_home_prob(np.array([num(home_ml)]), np.array([num(away_ml)]))[0]
+    return {"mkt_n_books": 1, "mkt_prob_home": float(p), "mkt_home_spread": num(home_spread),
+            "mkt_total": num(total), "mkt_available": True}
 
 
 MOVEMENT_COLUMNS = ["mkt_open_prob_home", "mkt_open_home_spread", "mkt_open_total",
@@ -578,9 +597,7 @@ def market_movement(games: pd.DataFrame, odds: pd.DataFrame) -> pd.DataFrame:
     m = games[["game_id", "cutoff_ts"]].merge(odds, on="game_id", how="inner")
     m = m[m["snapshot_ts"] <= m["cutoff_ts"]]
     m = m.sort_values(["game_id", "bookmaker", "snapshot_ts"], kind="mergesort")
-    ph = american_to_prob(m["home_ml"].to_numpy())
-    pa = american_to_prob(m["away_ml"].to_numpy())
-    m = m.assign(p=ph / (ph + pa))
+    m = m.assign(p=devigged_home_prob(m["home_ml"].to_numpy(), m["away_ml"].to_numpy()))
     out = games[["game_id"]].reset_index(drop=True)
     ends = {}
     for end, keep in (("open", "first"), ("latest", "last")):

@@ -206,7 +206,11 @@ class MarketWinModel:
                       p_play: np.ndarray | None = None) -> np.ndarray:
         if len(games) == 0:
             return np.empty(0)
-        q = self.free.predict_proba(games, players, p_play)
+        return self.predict_from_free(games, self.free.predict_proba(games, players, p_play))
+
+    def predict_from_free(self, games: pd.DataFrame, q: np.ndarray) -> np.ndarray:
+        """``predict_proba`` given ``q``, the own market-free model's P(home win) of ``games``
+        (it does not depend on the prices: the API computes it once per matchup)."""
         m = self.market(games)
         # no line at all: the market-free probability is all there is
         return np.where(np.isfinite(m), self.stack.predict_proba(np.nan_to_num(m, nan=0.5), q), q)
