@@ -177,10 +177,7 @@ def candidate_frame(sides: pd.DataFrame, results: pd.DataFrame, box: pd.DataFram
     dens = pd.DataFrame({"b2b": dd1 == 1, "n3": (dd1 <= 3).astype(int) + (dd2 <= 3).astype(int)},
                         index=s["_side"].to_numpy())
     # appearances of T's players in those games, available at cutoff
-    ap = w[["_side", "lag", "game_id", "team_id", "cutoff_ts"]].merge(
-        apps[["game_id", "team_id", "player_id", "minutes", "ts"]], on=["game_id", "team_id"],
-        how="inner")
-    ap = ap[ap["ts"] <= ap["cutoff_ts"]]
+    ap = window_appearances(w, apps)
 
     # candidate set: window appearances + injury-listed + roster players
     lat = A.latest_injuries(s[["_side", "team_id", "game_date", "cutoff_ts"]], injuries, None)
@@ -266,24 +263,47 @@ def _win_stream(res: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
+def window_appearances(w: pd.DataFrame, apps: pd.DataFrame) -> pd.DataFrame:
+    """The appearances (``apps`` rows) in each window game (``w`` rows: ``_side``, ``lag``,
+    ``game_id``, ``team_id``, ``cutoff_ts``) available at the side's cutoff: ``_side``, ``lag``,
+    ``player_id``, ``minutes``, in ``w``'s order and then ``apps``' order (the rows an inner
+    merge on (game_id, team_id) gives, without materialising the 3.7M-row merge of 15 seasons)."""
+    pairs = pd.concat([apps[["game_id", "team_id"]], w[["game_id", "team_id"]]], ignore_index=True)
+    code = pairs.groupby(["game_id", "team_id"], sort=False).ngroup().to_numpy(np.int64)
+    a_code, w_code = code[:len(apps)], code[len(apps):]
+    by_game = np.argsort(a_code, kind="stable")  # apps' rows of each team-game, in apps' order
+    per_game = np.bincount(a_code, minlength=code.max() + 1 if len(code) else 0)
+    first = np.cumsum(per_game) - per_game
+    n = per_game[w_code]
+    wi = np.repeat(np.arange(len(w)), n)
+    within = np.arange(len(wi)) - np.repeat(np.cumsum(n) - n, n)
+    ai = by_game[np.repeat(first[w_code], n) + within]
+    keep = _ns(apps["ts"])[ai] <= _ns(w["cutoff_ts"])[wi]
+    wi, ai = wi[keep], ai[keep]
+    return pd.DataFrame({"_side": w["_side"].to_numpy()[wi], "lag": w["lag"].to_numpy()[wi],
+                         "player_id": apps["player_id"].to_numpy()[ai],
+                         "minutes": apps["minutes"].to_numpy(float)[ai]})
+
+
 def window_stats(ap: pd.DataFrame) -> pd.DataFrame:
     """Per (_side, player_id) of the window appearances ``ap`` (``_side``, ``player_id``, ``lag``,
-    ``minutes``), sorted by that key: ``played_l{n}`` (appearances with lag < n), ``min_team_l5``
-    (minutes with lag < 5), ``apps_team`` (appearances) and ``ramp``: appearances (inside the
-    window, latest first) up to the latest gap of >= RAMP_GAP team games between consecutive
-    appearances; NaN when there is no such gap.  One pass over the rows sorted by (side, player,
-    lag) instead of a groupby per statistic (3.7M rows for the archive's 15 seasons)."""
+    ``minutes``; at most one row per side, player and lag), sorted by that key:
+    ``played_l{n}`` (appearances with lag < n), ``min_team_l5`` (minutes with lag < 5),
+    ``apps_team`` (appearances) and ``ramp``: appearances (inside the window, latest first) up to
+    the latest gap of >= RAMP_GAP team games between consecutive appearances; NaN when there is
+    no such gap.  One pass over the rows instead of a groupby per statistic (3.7M rows for the
+    archive's 15 seasons)."""
     side = ap["_side"].to_numpy(np.int64)
-    player = ap["player_id"].to_numpy(np.int64)
+    if len(side) and (side[1:] < side[:-1]).any():  # the kernel wants each side's rows together
+        ap = ap.iloc[np.argsort(side, kind="stable")]
+        side = ap["_side"].to_numpy(np.int64)
     lag = ap["lag"].to_numpy(np.int64)
-    order = np.lexsort((lag, player, side))
-    side, player, lag = side[order], player[order], lag[order]
-    counts, min_l5, ramp = _window_kernel(side, player, lag, ap["minutes"].to_numpy(float)[order],
-                                          np.array(WINDOWS, dtype=np.int64), RAMP_GAP)
-    first = np.flatnonzero(np.r_[True, (side[1:] != side[:-1]) | (player[1:] != player[:-1])]) \
-        if len(side) else np.zeros(0, dtype=np.int64)
-    out = {"_side": ap["_side"].to_numpy()[order][first],
-           "player_id": ap["player_id"].to_numpy()[order][first]}
+    span = int(lag.max()) + 1 if len(lag) else 1
+    group_side, group_player, counts, min_l5, ramp = _window_kernel(
+        side, ap["player_id"].to_numpy(np.int64), lag, ap["minutes"].to_numpy(float),
+        np.array(WINDOWS, dtype=np.int64), RAMP_GAP, span)
+    out = {"_side": group_side.astype(ap["_side"].dtype),
+           "player_id": group_player.astype(ap["player_id"].dtype)}
     for j, n in enumerate(WINDOWS):
         out[f"played_l{n}"] = counts[:, j]
     out["min_team_l5"] = min_l5
@@ -293,36 +313,46 @@ def window_stats(ap: pd.DataFrame) -> pd.DataFrame:
 
 
 @njit(cache=True)
-def _window_kernel(side, player, lag, minutes, windows, ramp_gap):
-    """Rows sorted by (side, player, lag): per group the appearance counts with lag < each
-    window (last column: all), the minutes with lag < 5 (summed in lag order), and the ramp."""
+def _window_kernel(side, player, lag, minutes, windows, ramp_gap, span):
+    """Rows with each side's rows together; per (side, player) in (side, player) order: the
+    appearance counts with lag < each window (last column: all), the minutes with lag < 5
+    (summed in lag order) and the ramp (see ``window_stats``)."""
     n = side.shape[0]
-    groups = 0
-    for i in range(n):
-        if i == 0 or side[i] != side[i - 1] or player[i] != player[i - 1]:
-            groups += 1
     nw = windows.shape[0]
-    counts = np.zeros((groups, nw + 1), dtype=np.int64)
-    min_l5 = np.zeros(groups)
-    ramp = np.full(groups, np.nan)
+    gs = np.empty(n, dtype=np.int64)
+    gp = np.empty(n, dtype=np.int64)
+    counts = np.zeros((n, nw + 1), dtype=np.int64)
+    min_l5 = np.zeros(n)
+    ramp = np.full(n, np.nan)
     g = -1
-    pos = 0
-    for i in range(n):
-        if i == 0 or side[i] != side[i - 1] or player[i] != player[i - 1]:
-            g += 1
-            pos = 0
-        pos += 1
-        for j in range(nw):
-            if lag[i] < windows[j]:
-                counts[g, j] += 1
-        counts[g, nw] += 1
-        if lag[i] < 5:
-            min_l5[g] += minutes[i]
-        last = i + 1 == n or side[i + 1] != side[i] or player[i + 1] != player[i]
-        # team games missed before this appearance (going back in time): the next lag's gap
-        if not last and np.isnan(ramp[g]) and lag[i + 1] - lag[i] - 1 >= ramp_gap:
-            ramp[g] = pos
-    return counts, min_l5, ramp
+    b0 = 0
+    while b0 < n:
+        b1 = b0 + 1
+        while b1 < n and side[b1] == side[b0]:
+            b1 += 1
+        order = np.argsort(player[b0:b1] * span + lag[b0:b1]) + b0  # (player, lag) is unique
+        pos = 0
+        for t in range(order.shape[0]):
+            i = order[t]
+            if t == 0 or player[i] != player[order[t - 1]]:
+                g += 1
+                gs[g] = side[i]
+                gp[g] = player[i]
+                pos = 0
+            pos += 1
+            for j in range(nw):
+                if lag[i] < windows[j]:
+                    counts[g, j] += 1
+            counts[g, nw] += 1
+            if lag[i] < 5:
+                min_l5[g] += minutes[i]
+            # team games missed before this appearance, going back in time: the next lag's gap
+            if t + 1 < order.shape[0] and player[order[t + 1]] == player[i] \
+                    and np.isnan(ramp[g]) and lag[order[t + 1]] - lag[i] - 1 >= ramp_gap:
+                ramp[g] = pos
+        b0 = b1
+    g += 1
+    return gs[:g], gp[:g], counts[:g], min_l5[:g], ramp[:g]
 
 
 def _latest_roster(s: pd.DataFrame, rosters: pd.DataFrame) -> pd.DataFrame:
