@@ -130,10 +130,26 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def read_many(files: list[Path], kind: str) -> pd.DataFrame:
-    """Read many small parquet files of one table kind at once (threaded Arrow dataset scan)."""
+    """Read many small parquet files of one table kind at once.
+
+    File by file, skipping empty ones on their footer's row count (a history has thousands of
+    off-season snapshot dates): ~0.5 ms a file instead of ~0.75 ms through an Arrow dataset scan.
+    A file stored with another layout (a column added or dropped since) goes through the dataset
+    scan, which casts it to the kind's schema."""
     if not files:
         return empty_frame(kind)
-    table = ds.dataset([str(f) for f in files], format="parquet", schema=arrow_schema(kind)).to_table()
+    schema = arrow_schema(kind)
+    tables = []
+    for f in files:
+        with open(f, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            if pf.metadata.num_rows == 0:
+                continue
+            table = pf.read(use_threads=False)
+        if not table.schema.equals(schema):
+            table = ds.dataset([str(f)], format="parquet", schema=schema).to_table()
+        tables.append(table.replace_schema_metadata(schema.metadata))
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
     return restore_dtypes(table.to_pandas(), kind)
 
 
@@ -221,9 +237,11 @@ def _read_pointer(path: Path) -> str | None:
 
 def list_runs(base: Path) -> list[str]:
     """Run tokens under ``base``, oldest first (tokens sort by time)."""
-    if not base.is_dir():
+    try:  # scandir: the entry types come with the listing (no stat per entry)
+        with os.scandir(base) as entries:
+            return sorted(e.name[4:] for e in entries if e.name.startswith("run=") and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p.name[4:] for p in base.iterdir() if p.is_dir() and p.name.startswith("run="))
 
 
 def runs_at_or_before(base: Path, as_of: pd.Timestamp | None) -> list[str]:
