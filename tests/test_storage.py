@@ -66,3 +66,32 @@ def test_season_rows_replace_by_date_idempotently(tmp_path_factory, writes):
     got = storage.read_season_tables(GOLD, root)
     assert not got.duplicated().any()
     assert len(got) == sum(len(v) for v in expected.values())
+
+
+def test_read_many_equals_a_dataset_scan_across_layouts_and_empty_files(tmp_path):
+    """read_many reads file by file and skips empty files: the same frame as the Arrow dataset
+    scan it replaced, including a file stored before the price columns existed (comes back NA)."""
+    import pyarrow.dataset as ds
+
+    from tipoff_core.schemas import arrow_schema, empty_frame, restore_dtypes
+    ts = pd.Timestamp("2022-01-15 12:00", tz="UTC")
+    rows = pd.DataFrame({"game_id": ["g1", "g2"], "bookmaker": ["a", "b"], "home_ml": [-150.0, 120.0],
+                         "away_ml": [130.0, -140.0], "home_spread": [-3.5, 2.0],
+                         "total": [220.5, 210.0], "home_spread_price": [-110.0, None],
+                         "away_spread_price": [-110.0, None], "over_price": [-105.0, None],
+                         "under_price": [-115.0, None], "snapshot_ts": [ts, ts]})
+    old_layout = rows.drop(columns=["home_spread_price", "away_spread_price", "over_price",
+                                    "under_price"]).assign(game_id=["g3", "g4"])
+    files = []
+    for i, df in enumerate([rows, empty_frame("odds"), old_layout, rows.assign(bookmaker="c")]):
+        files.append(tmp_path / f"{i}.parquet")
+        files[-1].write_bytes(storage.parquet_bytes(df))
+    want = restore_dtypes(ds.dataset([str(f) for f in files], format="parquet",
+                                     schema=arrow_schema("odds")).to_table().to_pandas(), "odds")
+    got = storage.read_many(files, "odds")
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert len(got) == 6 and got.loc[got["game_id"] == "g3", "over_price"].isna().all()
+    pd.testing.assert_frame_equal(storage.read_many(files[1:2], "odds"),
+                                  restore_dtypes(ds.dataset([str(files[1])], format="parquet",
+                                                            schema=arrow_schema("odds"))
+                                                 .to_table().to_pandas(), "odds"))
