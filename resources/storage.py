@@ -10,6 +10,7 @@ data root (``TIPOFF_DATA_DIR``, default ``<repo>/data``)::
     gold/<set>/season=<season>.parquet          <- one file per season, rows replaced by date
     live/features_<set>/<date>/run=<token>/...  (live features)
     artifacts/<name>/<date>/run=<token>/...     (scores, model_performance)
+    cache/packs/<folder>/season=<season>.parquet  <- read cache of many dated files (`read_dated`)
 
 Every write goes to a temporary sibling and is renamed into place, so a reader never sees a
 half-written file or folder and a failed run leaves nothing behind.  Read-modify-write updates
@@ -21,6 +22,7 @@ import errno
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -130,15 +132,19 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def read_many(files: list[Path], kind: str) -> pd.DataFrame:
-    """Read many small parquet files of one table kind at once.
+    """Read many small parquet files of one table kind at once."""
+    if not files:
+        return empty_frame(kind)
+    return restore_dtypes(_arrow_tables(files, arrow_schema(kind)).to_pandas(), kind)
+
+
+def _arrow_tables(files: list[Path], schema: pa.Schema) -> pa.Table:
+    """The rows of ``files`` in order, as one Arrow table of ``schema``.
 
     File by file, skipping empty ones on their footer's row count (a history has thousands of
     off-season snapshot dates): ~0.5 ms a file instead of ~0.75 ms through an Arrow dataset scan.
     A file stored with another layout (a column added or dropped since) goes through the dataset
     scan, which casts it to the kind's schema."""
-    if not files:
-        return empty_frame(kind)
-    schema = arrow_schema(kind)
     tables = []
     for f in files:
         with open(f, "rb") as fh:
@@ -149,8 +155,59 @@ def read_many(files: list[Path], kind: str) -> pd.DataFrame:
         if not table.schema.equals(schema):
             table = ds.dataset([str(f)], format="parquet", schema=schema).to_table()
         tables.append(table.replace_schema_metadata(schema.metadata))
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
-    return restore_dtypes(table.to_pandas(), kind)
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+# A read of many dated files (every label of the history, the snapshots of a long backfill: ~32k
+# files of ~8 KB for the archive's 15 seasons, ~0.5 ms each) goes through per-season packs: the
+# rows of one season's files in one parquet under cache/packs/<table folder>/, stamped with a hash
+# of the files' (path, inode, size, mtime).  A pack is used only when that stamp matches the files
+# of this read exactly -- a new run folder, a rewritten label or another date range changes it --
+# and is rewritten otherwise, so it is a cache: deleting cache/ loses nothing.
+PACKS = "cache/packs"
+PACK_MIN_FILES = 100
+
+
+def read_dated(table: Table, files_by_date: list[tuple[str, list[Path]]],
+               root: Path | None = None) -> pd.DataFrame:
+    """``read_many`` of the files of these (date, files) in order; each run of consecutive dates
+    of one season with at least PACK_MIN_FILES files is read from that season's pack (written
+    first when missing or stale)."""
+    root = root or data_root()
+    schema = arrow_schema(table.kind)
+    parts = []
+    for season, group in itertools.groupby(files_by_date, key=lambda item: season_of(item[0])):
+        files = [f for _, day_files in group for f in day_files]
+        parts.append(_packed(table, season, files, schema, root) if len(files) >= PACK_MIN_FILES
+                     else _arrow_tables(files, schema))
+    if not parts:
+        return empty_frame(table.kind)
+    return restore_dtypes(pa.concat_tables(parts).to_pandas(), table.kind)
+
+
+def _packed(table: Table, season: str, files: list[Path], schema: pa.Schema,
+            root: Path) -> pa.Table:
+    stamp = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        stamp.update(f"{f.relative_to(root)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    key = stamp.hexdigest().encode()
+    path = root / PACKS / table.folder / f"season={season}.parquet"
+    try:
+        with open(path, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            if (pf.schema_arrow.metadata or {}).get(b"tipoff_files") == key:
+                return pf.read(use_threads=False).replace_schema_metadata(schema.metadata)
+    except (FileNotFoundError, pa.ArrowInvalid):
+        pass
+    data = _arrow_tables(files, schema)
+    buf = io.BytesIO()
+    pq.write_table(data.replace_schema_metadata({b"tipoff_files": key}), buf, compression="zstd")
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only store still reads, without the cache
+        pass
+    return data
 
 
 def sha256(payload: bytes) -> str:
@@ -390,7 +447,7 @@ def read_label_range(table: Table, dates: list[str] | None = None,
         files = sorted(folder.glob(f"*/{table.file}"))
     else:
         files = [p for d in dates if (p := folder / d / table.file).exists()]
-    return read_many(files, table.kind)
+    return read_dated(table, [(f.parent.name, [f]) for f in files], root)
 
 
 # ---------------------------------------------------------------- snapshots
@@ -410,8 +467,8 @@ def read_snapshot_history(table: Table, dates: list[str], root: Path | None = No
     files = []
     for d in dates:
         base = partition_dir(table, d, root)
-        files.extend(base / f"run={t}" / table.file for t in list_runs(base))
-    return read_many(files, table.kind).drop_duplicates(ignore_index=True)
+        files.append((d, [base / f"run={t}" / table.file for t in list_runs(base)]))
+    return read_dated(table, files, root).drop_duplicates(ignore_index=True)
 
 
 # ---------------------------------------------------------------- season tables

@@ -95,3 +95,51 @@ def test_read_many_equals_a_dataset_scan_across_layouts_and_empty_files(tmp_path
                                   restore_dtypes(ds.dataset([str(files[1])], format="parquet",
                                                             schema=arrow_schema("odds"))
                                                  .to_table().to_pandas(), "odds"))
+
+
+def _odds_rows(game: str, book: str = "a") -> pd.DataFrame:
+    ts = pd.Timestamp("2022-01-14 12:00", tz="UTC")
+    return pd.DataFrame({"game_id": [game], "bookmaker": [book], "home_ml": [-150.0],
+                         "away_ml": [130.0], "home_spread": [-3.5], "total": [220.5],
+                         "home_spread_price": [-110.0], "away_spread_price": [-110.0],
+                         "over_price": [-105.0], "under_price": [-115.0], "snapshot_ts": [ts]})
+
+
+def test_snapshot_history_reads_through_season_packs_that_follow_the_files(tmp_path, monkeypatch):
+    """A long read goes through per-season packs (cache/packs): the same frame as reading every
+    file, a pack is reused only while its files are unchanged, and a new run, another date range
+    or another season never sees a stale pack."""
+    monkeypatch.setattr(storage, "PACK_MIN_FILES", 2)
+    table = catalog.snapshot("odds")
+    days = ["2022-01-14", "2022-01-15", "2022-01-16", "2022-08-20"]  # the last one: 2022-23
+
+    def put(day: str, hour: int, game: str) -> None:
+        folder = storage.partition_dir(table, day, tmp_path) / f"run={day.replace('-', '')}T{hour:02d}0000Z"
+        storage.write_run_folder(folder.parent, folder.name[4:], {table.file: storage.parquet_bytes(
+            _odds_rows(game))})
+
+    def every_file(dates: list[str]) -> pd.DataFrame:
+        files = [storage.partition_dir(table, d, tmp_path) / f"run={t}" / table.file for d in dates
+                 for t in storage.list_runs(storage.partition_dir(table, d, tmp_path))]
+        return storage.read_many(files, table.kind).drop_duplicates(ignore_index=True)
+
+    for i, d in enumerate(days):
+        put(d, 12, f"g{i}")
+    first = storage.read_snapshot_history(table, days, tmp_path)
+    pd.testing.assert_frame_equal(first, every_file(days), check_exact=True)
+    assert (tmp_path / storage.PACKS / table.folder / "season=2021-22.parquet").exists()
+    assert not (tmp_path / storage.PACKS / table.folder / "season=2022-23.parquet").exists()
+
+    real_read = storage._arrow_tables
+    with monkeypatch.context() as m:  # unchanged files: the 2021-22 rows come from the pack
+        m.setattr(storage, "_arrow_tables", lambda files, schema: pytest.fail("read files") if len(
+            files) > 1 else real_read(files, schema))
+        pd.testing.assert_frame_equal(storage.read_snapshot_history(table, days, tmp_path), first)
+
+    put("2022-01-15", 18, "g_new")  # a new run of a packed date
+    pd.testing.assert_frame_equal(storage.read_snapshot_history(table, days, tmp_path),
+                                  every_file(days), check_exact=True)
+    assert "g_new" in set(storage.read_snapshot_history(table, days, tmp_path)["game_id"])
+    for subset in (days[:2], days[1:3], days):  # other ranges of the same season
+        pd.testing.assert_frame_equal(storage.read_snapshot_history(table, subset, tmp_path),
+                                      every_file(subset), check_exact=True)
