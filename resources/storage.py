@@ -18,6 +18,7 @@ half-written file or folder and a failed run leaves nothing behind.  Read-modify
 """
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -349,6 +350,24 @@ def partition_dir(table: Table, day: str, root: Path | None = None) -> Path:
     return inside_root(root / table.folder / day, root)
 
 
+def partition_dirs(table: Table, days: list[str], root: Path | None = None) -> list[Path]:
+    """``partition_dir`` of many dates: the table folder is checked against the root once and
+    each day must be a date (one path component), instead of resolving every path (~0.2 ms
+    each, 4 s for the 21k snapshot dates of a 15-season history)."""
+    if table.storage == "season":
+        raise LayoutError(f"{table.asset} is stored by season, not per date")
+    root = root or data_root()
+    folder = inside_root(root / table.folder, root)
+    for day in days:
+        try:
+            ok = len(day) == 10 and dt.date.fromisoformat(day) is not None
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise LayoutError(f"partition {day!r} is not a date YYYY-MM-DD")
+    return [folder / day for day in days]
+
+
 def season_path(table: Table, season: str, root: Path | None = None) -> Path:
     if table.storage != "season":
         raise LayoutError(f"{table.asset} is not stored by season")
@@ -464,10 +483,8 @@ def read_snapshot_history(table: Table, dates: list[str], root: Path | None = No
 
     Gold features see all stored runs and filter each row by the target game's cutoff themselves.
     """
-    files = []
-    for d in dates:
-        base = partition_dir(table, d, root)
-        files.append((d, [base / f"run={t}" / table.file for t in list_runs(base)]))
+    files = [(d, [base / f"run={t}" / table.file for t in list_runs(base)])
+             for d, base in zip(dates, partition_dirs(table, dates, root))]
     return read_dated(table, files, root).drop_duplicates(ignore_index=True)
 
 

@@ -143,3 +143,13 @@ def test_snapshot_history_reads_through_season_packs_that_follow_the_files(tmp_p
     for subset in (days[:2], days[1:3], days):  # other ranges of the same season
         pd.testing.assert_frame_equal(storage.read_snapshot_history(table, subset, tmp_path),
                                       every_file(subset), check_exact=True)
+
+
+def test_partition_dirs_are_partition_dir_and_refuse_what_is_not_a_date(tmp_path):
+    table = catalog.snapshot("odds")
+    days = ["2021-10-19", "2022-01-15"]
+    assert storage.partition_dirs(table, days, tmp_path) == [
+        storage.partition_dir(table, d, tmp_path) for d in days]
+    for bad in ("../../etc", "2022-1-15", "2022-01-15/../..", "20220115"):
+        with pytest.raises(storage.LayoutError):
+            storage.partition_dirs(table, [bad], tmp_path)
