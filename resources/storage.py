@@ -186,6 +186,24 @@ def read_dated(table: Table, files_by_date: list[tuple[str, list[Path]]],
     return restore_dtypes(pa.concat_tables(parts).to_pandas(), table.kind)
 
 
+def warm_read_cache(table: Table, days: list[str], root: Path | None = None) -> list[str]:
+    """After a backfill wrote ``days`` of a snapshot or label table, write the packs of the
+    seasons they touch, as a read of all stored dates of those seasons wants them (a gold
+    backfill over the history, ``load_history``'s labels); returns those seasons.  A run of fewer
+    than PACK_MIN_FILES dates (a daily run) packs nothing: the next long read repacks its season."""
+    if len(days) < PACK_MIN_FILES:
+        return []
+    root = root or data_root()
+    seasons = {season_of(d) for d in days}
+    stored = sorted(p.name for p in table_folder(table, root).iterdir()
+                    if _is_date(p.name) and season_of(p.name) in seasons)
+    if table.per_run:
+        read_snapshot_history(table, stored, root)
+    else:
+        read_label_range(table, stored, root)
+    return sorted(seasons)
+
+
 def _packed(table: Table, season: str, files: list[Path], schema: pa.Schema,
             root: Path) -> pa.Table:
     stamp = hashlib.sha256()
@@ -359,13 +377,16 @@ def partition_dirs(table: Table, days: list[str], root: Path | None = None) -> l
     root = root or data_root()
     folder = inside_root(root / table.folder, root)
     for day in days:
-        try:
-            ok = len(day) == 10 and dt.date.fromisoformat(day) is not None
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        if not _is_date(day):
             raise LayoutError(f"partition {day!r} is not a date YYYY-MM-DD")
     return [folder / day for day in days]
+
+
+def _is_date(name: str) -> bool:
+    try:
+        return len(name) == 10 and dt.date.fromisoformat(name) is not None
+    except (TypeError, ValueError):
+        return False
 
 
 def season_path(table: Table, season: str, root: Path | None = None) -> Path:

@@ -153,3 +153,21 @@ def test_partition_dirs_are_partition_dir_and_refuse_what_is_not_a_date(tmp_path
     for bad in ("../../etc", "2022-1-15", "2022-01-15/../..", "20220115"):
         with pytest.raises(storage.LayoutError):
             storage.partition_dirs(table, [bad], tmp_path)
+
+
+def test_a_backfill_leaves_the_packs_a_long_read_of_its_seasons_uses(tmp_path, monkeypatch):
+    """warm_read_cache after writing many dates: a later read of a calendar range covering those
+    seasons (dates without a folder included, as a gold backfill asks) reads only the packs."""
+    monkeypatch.setattr(storage, "PACK_MIN_FILES", 2)
+    table = catalog.snapshot("odds")
+    days = ["2021-12-01", "2021-12-02", "2021-12-05", "2022-08-10", "2022-09-01"]
+    for i, day in enumerate(days):
+        storage.write_run_folder(storage.partition_dir(table, day, tmp_path), day.replace("-", "") + "T120000Z",
+                                 {table.file: storage.parquet_bytes(_odds_rows(f"g{i}"))})
+    assert storage.warm_read_cache(table, days[:1], tmp_path) == []  # one date: nothing packed
+    assert storage.warm_read_cache(table, days, tmp_path) == ["2021-22", "2022-23"]
+    calendar = [d.strftime("%Y-%m-%d") for d in pd.date_range("2021-10-01", "2022-09-30")]
+    with monkeypatch.context() as m:
+        m.setattr(storage, "_arrow_tables", lambda files, schema: pytest.fail("read files"))
+        got = storage.read_snapshot_history(table, calendar, tmp_path)
+    assert sorted(got["game_id"]) == ["g0", "g1", "g2", "g3", "g4"]
