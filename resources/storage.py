@@ -162,9 +162,10 @@ def _arrow_tables(files: list[Path], schema: pa.Schema) -> pa.Table:
 # A read of many dated files (every label of the history, the snapshots of a long backfill: ~32k
 # files of ~8 KB for the archive's 15 seasons, ~0.5 ms each) goes through per-season packs: the
 # rows of one season's files in one parquet under cache/packs/<table folder>/, stamped with a hash
-# of the files' (path, inode, size, mtime).  A pack is used only when that stamp matches the files
-# of this read exactly -- a new run folder, a rewritten label or another date range changes it --
-# and is rewritten otherwise, so it is a cache: deleting cache/ loses nothing.
+# of the table's schema and the files' (path, inode, size, mtime).  A pack is used only when that
+# stamp matches the files of this read exactly -- a new run folder, a rewritten label or another
+# date range changes it -- and is rewritten otherwise, so it is a cache: deleting cache/ loses
+# nothing.  Backfills write the packs of the seasons they touched (`warm_read_cache`).
 PACKS = "cache/packs"
 PACK_MIN_FILES = 100
 
@@ -174,6 +175,8 @@ def read_dated(table: Table, files_by_date: list[tuple[str, list[Path]]],
     """``read_many`` of the files of these (date, files) in order; each run of consecutive dates
     of one season with at least PACK_MIN_FILES files is read from that season's pack (written
     first when missing or stale)."""
+    if not any(files for _, files in files_by_date):
+        return empty_frame(table.kind)  # as read_many of no file
     root = root or data_root()
     schema = arrow_schema(table.kind)
     parts = []
@@ -181,8 +184,6 @@ def read_dated(table: Table, files_by_date: list[tuple[str, list[Path]]],
         files = [f for _, day_files in group for f in day_files]
         parts.append(_packed(table, season, files, schema, root) if len(files) >= PACK_MIN_FILES
                      else _arrow_tables(files, schema))
-    if not parts:
-        return empty_frame(table.kind)
     return restore_dtypes(pa.concat_tables(parts).to_pandas(), table.kind)
 
 
@@ -206,7 +207,7 @@ def warm_read_cache(table: Table, days: list[str], root: Path | None = None) -> 
 
 def _packed(table: Table, season: str, files: list[Path], schema: pa.Schema,
             root: Path) -> pa.Table:
-    stamp = hashlib.sha256()
+    stamp = hashlib.sha256(str(schema).encode())  # a changed table contract repacks too
     for f in files:
         st = f.stat()
         stamp.update(f"{f.relative_to(root)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}\n".encode())
