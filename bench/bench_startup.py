@@ -14,7 +14,8 @@ and the gold history's Dagster bookkeeping.
    archive (2007-10-01 .. 2022-06-16, 5,373 dates x 2 assets), on an empty store: the Dagster
    bookkeeping alone (planned events, one materialization per partition and asset, partitioned
    checks), console logging at WARNING as `tipoff` runs it.  The computation for the same
-   history is `python bench/bench_backfill.py archive_gold_compute`; the goal (< 30 s) is the sum.
+   history is `python bench/bench_backfill.py archive_gold_compute`; the whole run end to end (reading
+   the stored history, compute, bookkeeping) is `bench_backfill.py archive_history --store DIR`.
    Run once with DAGSTER_EVENT_BATCH_SIZE=0 to see the unbatched figure.
 """
 from __future__ import annotations

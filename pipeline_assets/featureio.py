@@ -136,10 +136,10 @@ def build_gold(dates: list[str], root: Path, history: History | None = None
                ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Gold game and minutes features for `dates` from the store."""
     hist = history or load_history(root, max(dates))
-    snaps = {k: storage.read_snapshot_history(catalog.snapshot(k), dates, root)
-             for k in catalog.GOLD_READS}
-    snaps["injuries"] = storage.read_snapshot_history(
-        catalog.snapshot("injuries"), injury_dates(dates), root)
+    # injuries are read over the look-back window too (injury_dates), every other feed by date
+    snaps = {k: storage.read_snapshot_history(
+        catalog.snapshot(k), injury_dates(dates) if k == "injuries" else dates, root)
+        for k in catalog.GOLD_READS}
     return gold_from_tables(snaps["schedule"], hist, snaps["injuries"], snaps["odds"],
                             snaps["rosters"])
 

@@ -181,6 +181,7 @@ def build_snapshot_asset(table: catalog.Table) -> dg.AssetsDefinition:
             folder = collect.write_snapshot(ex, day, as_ofs[day], root)
             created += folder.created
             folders.append(folder.path)
+        storage.warm_read_cache(table, list(extracts), root)  # a backfill: the gold run reads packs
         fail_refused(context, table.asset, {d: str(e) for d, e in refused.items()},
                      list(extracts), refused)
         frames = {d: ex.table for d, ex in extracts.items()}
@@ -219,6 +220,7 @@ def build_label_asset(table: catalog.Table) -> dg.AssetsDefinition:
             except storage.LabelShrinkError as exc:  # the stored labels stay as they are
                 reasons[day] = str(exc)
                 del extracts[day]
+        storage.warm_read_cache(table, list(extracts), root)  # a backfill: the gold run reads packs
         fail_refused(context, table.asset, reasons, list(extracts), refused)
         frames = {d: ex.table for d, ex in extracts.items()}
         changed = sum(w.changed for w in writes)

@@ -10,6 +10,7 @@ data root (``TIPOFF_DATA_DIR``, default ``<repo>/data``)::
     gold/<set>/season=<season>.parquet          <- one file per season, rows replaced by date
     live/features_<set>/<date>/run=<token>/...  (live features)
     artifacts/<name>/<date>/run=<token>/...     (scores, model_performance)
+    cache/packs/<folder>/season=<season>.parquet  <- read cache of many dated files (`read_dated`)
 
 Every write goes to a temporary sibling and is renamed into place, so a reader never sees a
 half-written file or folder and a failed run leaves nothing behind.  Read-modify-write updates
@@ -17,10 +18,12 @@ half-written file or folder and a failed run leaves nothing behind.  Read-modify
 """
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -130,11 +133,101 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def read_many(files: list[Path], kind: str) -> pd.DataFrame:
-    """Read many small parquet files of one table kind at once (threaded Arrow dataset scan)."""
+    """Read many small parquet files of one table kind at once."""
     if not files:
         return empty_frame(kind)
-    table = ds.dataset([str(f) for f in files], format="parquet", schema=arrow_schema(kind)).to_table()
-    return restore_dtypes(table.to_pandas(), kind)
+    return restore_dtypes(_arrow_tables(files, arrow_schema(kind)).to_pandas(), kind)
+
+
+def _arrow_tables(files: list[Path], schema: pa.Schema) -> pa.Table:
+    """The rows of ``files`` in order, as one Arrow table of ``schema``.
+
+    File by file, skipping empty ones on their footer's row count (a history has thousands of
+    off-season snapshot dates): ~0.5 ms a file instead of ~0.75 ms through an Arrow dataset scan.
+    A file stored with another layout (a column added or dropped since) goes through the dataset
+    scan, which casts it to the kind's schema."""
+    tables = []
+    for f in files:
+        with open(f, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            if pf.metadata.num_rows == 0:
+                continue
+            table = pf.read(use_threads=False)
+        if not table.schema.equals(schema):
+            table = ds.dataset([str(f)], format="parquet", schema=schema).to_table()
+        tables.append(table.replace_schema_metadata(schema.metadata))
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+# A read of many dated files (every label of the history, the snapshots of a long backfill: ~32k
+# files of ~8 KB for the archive's 15 seasons, ~0.5 ms each) goes through per-season packs: the
+# rows of one season's files in one parquet under cache/packs/<table folder>/, stamped with a hash
+# of the table's schema and the files' (path, inode, size, mtime).  A pack is used only when that
+# stamp matches the files of this read exactly -- a new run folder, a rewritten label or another
+# date range changes it -- and is rewritten otherwise, so it is a cache: deleting cache/ loses
+# nothing.  Backfills write the packs of the seasons they touched (`warm_read_cache`).
+PACKS = "cache/packs"
+PACK_MIN_FILES = 100
+
+
+def read_dated(table: Table, files_by_date: list[tuple[str, list[Path]]],
+               root: Path | None = None) -> pd.DataFrame:
+    """``read_many`` of the files of these (date, files) in order; each run of consecutive dates
+    of one season with at least PACK_MIN_FILES files is read from that season's pack (written
+    first when missing or stale)."""
+    if not any(files for _, files in files_by_date):
+        return empty_frame(table.kind)  # as read_many of no file
+    root = root or data_root()
+    schema = arrow_schema(table.kind)
+    parts = []
+    for season, group in itertools.groupby(files_by_date, key=lambda item: season_of(item[0])):
+        files = [f for _, day_files in group for f in day_files]
+        parts.append(_packed(table, season, files, schema, root) if len(files) >= PACK_MIN_FILES
+                     else _arrow_tables(files, schema))
+    return restore_dtypes(pa.concat_tables(parts).to_pandas(), table.kind)
+
+
+def warm_read_cache(table: Table, days: list[str], root: Path | None = None) -> list[str]:
+    """After a backfill wrote ``days`` of a snapshot or label table, write the packs of the
+    seasons they touch, as a read of all stored dates of those seasons wants them (a gold
+    backfill over the history, ``load_history``'s labels); returns those seasons.  A run of fewer
+    than PACK_MIN_FILES dates (a daily run) packs nothing: the next long read repacks its season."""
+    if len(days) < PACK_MIN_FILES:
+        return []
+    root = root or data_root()
+    seasons = {season_of(d) for d in days}
+    stored = sorted(p.name for p in table_folder(table, root).iterdir()
+                    if _is_date(p.name) and season_of(p.name) in seasons)
+    if table.per_run:
+        read_snapshot_history(table, stored, root)
+    else:
+        read_label_range(table, stored, root)
+    return sorted(seasons)
+
+
+def _packed(table: Table, season: str, files: list[Path], schema: pa.Schema,
+            root: Path) -> pa.Table:
+    stamp = hashlib.sha256(str(schema).encode())  # a changed table contract repacks too
+    for f in files:
+        st = f.stat()
+        stamp.update(f"{f.relative_to(root)}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    key = stamp.hexdigest().encode()
+    path = root / PACKS / table.folder / f"season={season}.parquet"
+    try:
+        with open(path, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            if (pf.schema_arrow.metadata or {}).get(b"tipoff_files") == key:
+                return pf.read(use_threads=False).replace_schema_metadata(schema.metadata)
+    except (FileNotFoundError, pa.ArrowInvalid):
+        pass
+    data = _arrow_tables(files, schema)
+    buf = io.BytesIO()
+    pq.write_table(data.replace_schema_metadata({b"tipoff_files": key}), buf, compression="zstd")
+    try:
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only store still reads, without the cache
+        pass
+    return data
 
 
 def sha256(payload: bytes) -> str:
@@ -221,9 +314,11 @@ def _read_pointer(path: Path) -> str | None:
 
 def list_runs(base: Path) -> list[str]:
     """Run tokens under ``base``, oldest first (tokens sort by time)."""
-    if not base.is_dir():
+    try:  # scandir: the entry types come with the listing (no stat per entry)
+        with os.scandir(base) as entries:
+            return sorted(e.name[4:] for e in entries if e.name.startswith("run=") and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(p.name[4:] for p in base.iterdir() if p.is_dir() and p.name.startswith("run="))
 
 
 def runs_at_or_before(base: Path, as_of: pd.Timestamp | None) -> list[str]:
@@ -272,6 +367,27 @@ def partition_dir(table: Table, day: str, root: Path | None = None) -> Path:
         raise LayoutError(f"{table.asset} is stored by season, not per date")
     root = root or data_root()
     return inside_root(root / table.folder / day, root)
+
+
+def partition_dirs(table: Table, days: list[str], root: Path | None = None) -> list[Path]:
+    """``partition_dir`` of many dates: the table folder is checked against the root once and
+    each day must be a date (one path component), instead of resolving every path (~0.2 ms
+    each, 4 s for the 21k snapshot dates of a 15-season history)."""
+    if table.storage == "season":
+        raise LayoutError(f"{table.asset} is stored by season, not per date")
+    root = root or data_root()
+    folder = inside_root(root / table.folder, root)
+    for day in days:
+        if not _is_date(day):
+            raise LayoutError(f"partition {day!r} is not a date YYYY-MM-DD")
+    return [folder / day for day in days]
+
+
+def _is_date(name: str) -> bool:
+    try:
+        return len(name) == 10 and dt.date.fromisoformat(name) is not None
+    except (TypeError, ValueError):
+        return False
 
 
 def season_path(table: Table, season: str, root: Path | None = None) -> Path:
@@ -372,7 +488,7 @@ def read_label_range(table: Table, dates: list[str] | None = None,
         files = sorted(folder.glob(f"*/{table.file}"))
     else:
         files = [p for d in dates if (p := folder / d / table.file).exists()]
-    return read_many(files, table.kind)
+    return read_dated(table, [(f.parent.name, [f]) for f in files], root)
 
 
 # ---------------------------------------------------------------- snapshots
@@ -389,11 +505,9 @@ def read_snapshot_history(table: Table, dates: list[str], root: Path | None = No
 
     Gold features see all stored runs and filter each row by the target game's cutoff themselves.
     """
-    files = []
-    for d in dates:
-        base = partition_dir(table, d, root)
-        files.extend(base / f"run={t}" / table.file for t in list_runs(base))
-    return read_many(files, table.kind).drop_duplicates(ignore_index=True)
+    files = [(d, [base / f"run={t}" / table.file for t in list_runs(base)])
+             for d, base in zip(dates, partition_dirs(table, dates, root))]
+    return read_dated(table, files, root).drop_duplicates(ignore_index=True)
 
 
 # ---------------------------------------------------------------- season tables

@@ -351,8 +351,8 @@ def games_left(games: pd.DataFrame, date: str, season: str, home: str, away: str
                       reg[[season, date, away]].set_axis([season, date, "team"], axis=1)])
     long = long.sort_values([season, "team", date], kind="mergesort")
     counts = long.groupby([season, "team", date]).size().rename("n").reset_index()
-    counts["after"] = counts.groupby([season, "team"])["n"].transform(
-        lambda n: n[::-1].cumsum()[::-1] - n)
+    by_team = counts.groupby([season, "team"])["n"]  # dates ascending within a team-season
+    counts["after"] = by_team.transform("sum") - by_team.cumsum()
     out = {}
     for side, col in (("home", home), ("away", away)):
         m = games[[season, date, col]].merge(
@@ -363,8 +363,8 @@ def games_left(games: pd.DataFrame, date: str, season: str, home: str, away: str
             later = long.merge(games.loc[left.isna().to_numpy(), [season, date, col]]
                                .rename(columns={col: "team", date: "d"}), on=[season, "team"])
             n = (later[date] > later["d"]).groupby([later[season], later["team"], later["d"]]).sum()
-            fill = pd.Series([n.get((a, b, c), 0) for a, b, c in
-                              zip(m[season], m[col], m[date])], index=m.index)
-            left = left.fillna(fill)
+            n = n.rename("k").reset_index().rename(columns={"team": col, "d": date})
+            fill = m[[season, col, date]].merge(n, on=[season, col, date], how="left")["k"]
+            left = left.fillna(pd.Series(fill.fillna(0).to_numpy(), index=m.index))
         out[f"{side}_games_left"] = pd.Series(left.to_numpy(), index=games.index).astype("Int64")
     return out

@@ -519,7 +519,8 @@ def latest_injuries(sides: pd.DataFrame, inj: pd.DataFrame, ps: pd.DataFrame | N
     if ps is not None and len(m):
         seen = asof(m, ps[["player_id", "ts"]].assign(last_played=ps["ts"]), ["player_id"],
                     ["last_played"])["last_played"]
-        stale = seen.notna().to_numpy() & (seen.to_numpy() > m["snapshot_ts"].to_numpy())
+        # datetime comparison (NaT: False); not object arrays of Timestamps (1 s for 15 seasons)
+        stale = (seen > m["snapshot_ts"]).to_numpy(bool)
         m = m[~stale].reset_index(drop=True)
     return m
 
