@@ -614,10 +614,8 @@ class Service:
 
     def _odds_frame(self, gid: str, cutoff: pd.Timestamp, prices: dict) -> pd.DataFrame:
         """The caller's prices as one odds row of bookmaker `request` stamped at the cutoff."""
-        return restore_dtypes(pd.DataFrame([{
-            "game_id": gid, "bookmaker": REQUEST_BOOK, "home_ml": prices["home_ml"],
-            "away_ml": prices["away_ml"], "home_spread": prices["spread"],
-            "total": prices["total"], "snapshot_ts": cutoff}]), "odds")
+        return restore_dtypes(self._request_latest(gid, cutoff, prices).drop(columns="cutoff_ts"),
+                              "odds")
 
     def _request_latest(self, gid: str, cutoff: pd.Timestamp, prices: dict) -> pd.DataFrame:
         """`latest_odds` of `_odds_frame` (its one row, stamped at the cutoff, is its own latest)
