@@ -18,7 +18,6 @@ half-written file or folder and a failed run leaves nothing behind.  Read-modify
 """
 from __future__ import annotations
 
-import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -39,7 +38,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from tipoff_core.catalog import TABLE_LIST, Table, check_partition, check_run_token
+from tipoff_core.catalog import TABLE_LIST, Table, check_partition, check_run_token, is_date
 from tipoff_core.schemas import TABLES, arrow_schema, empty_frame, restore_dtypes
 from tipoff_core.timeutil import parse_ts_token, season_of, ts_token
 
@@ -197,7 +196,7 @@ def warm_read_cache(table: Table, days: list[str], root: Path | None = None) -> 
     root = root or data_root()
     seasons = {season_of(d) for d in days}
     stored = sorted(p.name for p in table_folder(table, root).iterdir()
-                    if _is_date(p.name) and season_of(p.name) in seasons)
+                    if is_date(p.name) and season_of(p.name) in seasons)
     if table.per_run:
         read_snapshot_history(table, stored, root)
     else:
@@ -378,16 +377,9 @@ def partition_dirs(table: Table, days: list[str], root: Path | None = None) -> l
     root = root or data_root()
     folder = inside_root(root / table.folder, root)
     for day in days:
-        if not _is_date(day):
+        if not is_date(day):
             raise LayoutError(f"partition {day!r} is not a date YYYY-MM-DD")
     return [folder / day for day in days]
-
-
-def _is_date(name: str) -> bool:
-    try:
-        return len(name) == 10 and dt.date.fromisoformat(name) is not None
-    except (TypeError, ValueError):
-        return False
 
 
 def season_path(table: Table, season: str, root: Path | None = None) -> Path:

@@ -131,14 +131,19 @@ class BadKeyError(ValueError):
     """A partition key or run token that is not one of the partition set / the token format."""
 
 
+def is_date(name: str) -> bool:
+    """Whether `name` is a date written YYYY-MM-DD (a date partition's folder name)."""
+    try:
+        return len(name) == 10 and dt.date.fromisoformat(name) is not None
+    except (TypeError, ValueError):
+        return False
+
+
 def check_partition(day: str) -> str:
     """`day` if it is a date of the daily partition set (PARTITIONS_START .. a year ahead)."""
-    try:
-        d = dt.date.fromisoformat(day) if len(day) == 10 else None
-    except (TypeError, ValueError):
-        d = None
-    if d is None:
+    if not is_date(day):
         raise BadKeyError(f"partition {day!r} is not a date YYYY-MM-DD")
+    d = dt.date.fromisoformat(day)
     last = dt.date.today() + dt.timedelta(days=366)
     if not (dt.date.fromisoformat(PARTITIONS_START) <= d <= last):
         raise BadKeyError(f"partition {day} is outside the partition set "
